@@ -1,0 +1,155 @@
+"""Trained generators on disk: the shipped models, export/import, and seeded generation.
+
+A generator is stored as a folder with ``generator.safetensors`` (weights) and
+``generator.json`` (its :class:`~medgan_utils.models.DCGANConfig` plus provenance).
+safetensors holds tensors only, so loading a model never runs code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .models import DCGANConfig, Generator
+from .readers import DataError
+from .settings import atomic_path
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "SHIPPED_MODELS",
+    "MAX_IMAGES",
+    "list_models",
+    "model_path",
+    "save_generator",
+    "load_generator",
+    "generate",
+]
+
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+# name -> folder under medgan_utils/pretrained (weights committed; model card beside them)
+SHIPPED_MODELS: dict[str, str] = {"brain-mri-dcgan-64": "brain_mri_dcgan_64"}
+DEFAULT_MODEL = "brain-mri-dcgan-64"
+MAX_IMAGES = 10_000  # per call: 10k 128x128 fp32 images are 650 MB
+
+
+def list_models() -> dict[str, Path]:
+    """The shipped models whose weights are on disk, name -> folder."""
+    return {
+        name: PRETRAINED / sub
+        for name, sub in SHIPPED_MODELS.items()
+        if (PRETRAINED / sub / "generator.safetensors").exists()
+    }
+
+
+def model_path(model: str | Path) -> Path:
+    """Resolve a shipped model name, a run folder or a ``generator.safetensors`` path."""
+    if str(model) in SHIPPED_MODELS:
+        folder = PRETRAINED / SHIPPED_MODELS[str(model)]
+    else:
+        folder = Path(model)
+        if folder.suffix == ".safetensors":
+            folder = folder.parent
+    if not (folder / "generator.safetensors").exists():
+        known = ", ".join(SHIPPED_MODELS)
+        raise DataError(
+            model,
+            f"not a model: expected a shipped model name ({known}) or a folder with "
+            "generator.safetensors and generator.json",
+        )
+    return folder
+
+
+def save_generator(
+    G: Generator, config: DCGANConfig, folder: str | Path, info: dict[str, Any] | None = None
+) -> Path:
+    """Write ``generator.safetensors`` and ``generator.json`` into ``folder``, atomically."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    state = {k: v.detach().float().cpu().contiguous() for k, v in G.state_dict().items()}
+    state.update({k: v for k, v in G.state_dict().items() if not v.is_floating_point()})
+    with atomic_path(folder / "generator.safetensors") as tmp:
+        save_file(state, str(tmp))
+    meta = {"model_config": config.to_dict(), **(info or {})}
+    with atomic_path(folder / "generator.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    return folder
+
+
+def load_generator(
+    model: str | Path, device: str | torch.device = "cpu"
+) -> tuple[Generator, dict[str, Any]]:
+    """Load a generator in eval mode, with its ``generator.json`` metadata.
+
+    Args:
+        model: a shipped model name (see :data:`SHIPPED_MODELS`), a folder, or the path
+            of its ``generator.safetensors``.
+
+    Raises:
+        DataError: unknown model, missing or unreadable JSON, corrupt weights, or weights
+            that do not fit the configuration; the message names the file.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = model_path(model)
+    meta_file, weights = folder / "generator.json", folder / "generator.safetensors"
+    try:
+        meta = json.loads(meta_file.read_text())
+        config = DCGANConfig.from_dict(meta["model_config"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(meta_file, f"unreadable model config ({err})") from err
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as err:
+        raise DataError(weights, f"corrupt or unreadable weights ({err})") from err
+    G = Generator(config)
+    try:
+        G.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).splitlines()[1:2] or [str(err)]
+        raise DataError(weights, f"weights do not match the config: {first[0].strip()}") from err
+    return G.to(device).eval(), meta
+
+
+@torch.no_grad()
+def generate(
+    G: Generator,
+    n: int,
+    seed: int = 0,
+    labels: torch.Tensor | int | None = None,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """Generate ``n`` images from seeded noise; the same seed gives the same images.
+
+    The noise is drawn on the CPU from one ``torch.Generator`` seeded with ``seed``, so
+    the result does not depend on the device's RNG or on ``batch_size`` (the generator
+    runs in eval mode: BatchNorm uses its running statistics).
+
+    Args:
+        G: a generator (:func:`load_generator`).
+        n: number of images, 1 to :data:`MAX_IMAGES`.
+        seed: noise seed.
+        labels: class of each image for a conditional generator: an int for all, or ``(n,)``.
+
+    Returns:
+        ``(n, C, S, S)`` float32 CPU tensor in ``[-1, 1]``.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
+        raise ValueError(f"number of images must be between 1 and {MAX_IMAGES}, got {n!r}")
+    config = G.config
+    noise = torch.randn(n, config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    if isinstance(labels, int):
+        labels = torch.full((n,), labels, dtype=torch.long)
+    if config.conditional and labels is None:
+        raise ValueError(f"a conditional generator needs labels in 0..{config.num_classes - 1}")
+    device = next(G.parameters()).device
+    G.eval()
+    out = []
+    for i in range(0, n, batch_size):
+        y = labels[i : i + batch_size].to(device) if labels is not None else None
+        out.append(G(noise[i : i + batch_size].to(device), y).float().cpu())
+    return torch.cat(out)

@@ -1,0 +1,47 @@
+"""The book builds in quick mode with every notebook executed and warnings as errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+def test_every_notebook_is_in_the_toc():
+    notebooks = {str(p.relative_to(ROOT).with_suffix("")) for p in ROOT.glob("notebooks/*.ipynb")}
+    assert notebooks and notebooks <= set(_toc_files())
+
+
+def test_book_builds_in_quick_mode(tmp_path):
+    bin_dir = str(Path(sys.executable).parent)
+    jb = shutil.which("jupyter-book", path=bin_dir) or shutil.which("jupyter-book")
+    assert jb, "jupyter-book is not installed (pip install -e '.[book]')"
+    env = {**os.environ, "MEDGAN_QUICK": "1", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(
+        [jb, "build", str(ROOT), "--path-output", str(tmp_path), "--warningiserror"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    log = proc.stdout[-6000:] + proc.stderr[-6000:]
+    assert proc.returncode == 0, log
+    html = tmp_path / "_build" / "html"
+    for page in _toc_files():
+        assert (html / f"{page}.html").exists(), page
+    chapter = (html / "notebooks" / "02_reading_medical_images.html").read_text()
+    assert "Traceback" not in chapter
+    assert "quick mode" in chapter
