@@ -13,8 +13,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install "setuptools<81"
-	$(PY) -m pip install $(TORCH)
+	$(PY) -m pip install $(TORCH) "setuptools<81"
 	$(PY) -m pip install -e ".[app,book,test]"
 	$(PY) -c "import torch, medigan, medgan_utils; print('installed: torch', torch.__version__)"
 	touch $@

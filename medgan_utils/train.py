@@ -165,10 +165,18 @@ def generator_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 def gradient_penalty(
-    D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
+    D: torch.nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    labels: torch.Tensor | None,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """WGAN-GP's ``E[(||grad D(x_hat)||_2 - 1)^2]`` on random interpolates (Gulrajani 2017)."""
-    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    """WGAN-GP's ``E[(||grad D(x_hat)||_2 - 1)^2]`` on random interpolates (Gulrajani 2017).
+
+    ``generator`` (a CPU ``torch.Generator``) draws the interpolation weights, so that a
+    seeded run repeats exactly.
+    """
+    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator).to(real.device)
     x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     with torch.autocast(real.device.type, enabled=False):  # second-order grads in fp32
         scores = D(x_hat.float(), labels)
@@ -246,7 +254,11 @@ class GANTrainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def d_step(
-        self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None
+        self,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        labels: torch.Tensor | None,
+        rng: torch.Generator | None = None,
     ) -> dict[str, float]:
         """One discriminator update on ``real`` and detached ``fake`` ``(N, C, S, S)``.
 
@@ -259,7 +271,8 @@ class GANTrainer:
             fake_logits = self.D(fake, labels)
             loss = discriminator_loss(real_logits.float(), fake_logits.float(), self.config.loss)
         if self.config.loss == "wgan-gp":
-            loss = loss + self.config.gp_weight * gradient_penalty(self.D, real, fake, labels)
+            penalty = gradient_penalty(self.D, real, fake, labels, rng)
+            loss = loss + self.config.gp_weight * penalty
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt_d)
         self.scaler.update()
@@ -283,14 +296,25 @@ class GANTrainer:
         self.scaler.update()
         return {"loss_g": loss.item()}
 
-    def train_step(self, real: torch.Tensor, labels: torch.Tensor | None, z: torch.Tensor) -> dict:
-        """D step on one batch, then (every ``n_critic`` batches) a G step on the same fakes."""
+    def train_step(
+        self,
+        real: torch.Tensor,
+        labels: torch.Tensor | None,
+        z: torch.Tensor,
+        rng: torch.Generator | None = None,
+    ) -> dict[str, float]:
+        """D step on one batch, then (every ``n_critic`` batches) a G step on the same fakes.
+
+        Args:
+            real: ``(N, C, S, S)`` in ``[-1, 1]``; labels: ``(N,)`` or None; z: ``(N, latent_dim)``.
+            rng: CPU generator for the step's other random draws (WGAN-GP's interpolation).
+        """
         real = real.to(self.device, memory_format=self.memory_format, non_blocking=True)
         labels = labels.to(self.device) if labels is not None else None
         take_g_step = self.step % self.config.n_critic == 0
         with self._autocast(), torch.set_grad_enabled(take_g_step):
             fake = self.G(z.to(self.device), labels)  # one G forward serves both steps
-        logs = self.d_step(real, fake.detach().float(), labels)
+        logs = self.d_step(real, fake.detach().float(), labels, rng)
         if take_g_step:
             logs.update(self.g_step(fake, labels))
         self.step += 1
@@ -332,7 +356,7 @@ class GANTrainer:
                 if labels is not None and int(labels.min()) < 0:
                     raise ValueError("a conditional GAN needs labelled images (label -1 found)")
                 z = torch.randn(len(real), self.model_config.latent_dim, generator=rng)
-                logs = self.train_step(real, labels, z)
+                logs = self.train_step(real, labels, z, rng)
                 for k, v in logs.items():
                     sums[k] = sums.get(k, 0.0) + v
                     counts[k] = counts.get(k, 0) + 1

@@ -58,3 +58,65 @@ def test_data_info_builtin_labelled(capsys):
     assert main(["data", "info", "builtin-labelled", "--image-size", "32"]) == 0
     out = capsys.readouterr().out
     assert "classes     lesion:" in out and "group site" in out
+
+
+TINY = ["--data", "builtin", "--image-size", "32", "--n-subjects", "2", "--width", "8"]
+TINY += ["--batch-size", "16", "--latent-dim", "16", "--quiet", "--precision", "fp32"]
+
+
+def test_train_resume_and_generate_round_trip(tmp_path, capsys):
+    run = tmp_path / "runs" / "tiny"
+    assert main(["train", *TINY, "--epochs", "1", "--out", str(run)]) == 0
+    record = json.loads((run / "run.json").read_text())
+    assert record["epochs_done"] == 1 and record["n_images"] == 64
+    assert record["command"][:2] == ["medgan", "train"] and "CPU" in record["hardware"]
+    assert (run / "samples" / "epoch_001.png").exists()
+
+    # the same command again must not overwrite the run ...
+    assert main(["train", *TINY, "--epochs", "1", "--out", str(run)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    # ... nor may a different recipe resume it
+    assert (
+        main(["train", *TINY, "--epochs", "2", "--seed", "5", "--out", str(run), "--resume"]) == 2
+    )
+    assert "different run" in capsys.readouterr().err
+    assert main(["train", *TINY, "--epochs", "2", "--out", str(run), "--resume"]) == 0
+    assert json.loads((run / "run.json").read_text())["epochs_done"] == 2
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["generate", "--model", str(run), "-n", "5", "--seed", "7", "--out", str(a)]) == 0
+    assert main(["generate", "--model", str(run), "-n", "5", "--seed", "7", "--out", str(b)]) == 0
+    files = sorted(p.name for p in a.iterdir())
+    assert files == ["grid.png"] + [f"synthetic_tiny_seed7_{i:04d}.png" for i in range(5)]
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+    with Image.open(a / files[1]) as img:
+        assert img.size == (32, 32) and img.text["synthetic"] == "true"
+
+
+def test_train_and_generate_bad_input(tmp_path, capsys):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    assert main(["train", *TINY, "--epochs", "1", "--out", str(tmp_path / "busy")]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
+    (tmp_path / "empty").mkdir()
+    args = [
+        "train",
+        "--data",
+        str(tmp_path / "empty"),
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert main(args) == 2
+    assert "no images found" in capsys.readouterr().err
+    assert main(["train", *TINY, "--epochs", "1", "--out", str(tmp_path / "r2"), "--resume"]) == 2
+    assert "no run to resume" in capsys.readouterr().err
+    assert main(["generate", "--model", "nope", "--out", str(tmp_path / "g")]) == 2
+    assert "nope: not a model" in capsys.readouterr().err
+    try:
+        main(["train", *TINY[:2], "--image-size", "48", "--epochs", "1", "--out", "x"])
+    except SystemExit as exit_:
+        assert exit_.code == 2
+    assert "invalid choice: 48" in capsys.readouterr().err

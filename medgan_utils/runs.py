@@ -1,0 +1,147 @@
+"""Run folders: one training run's configs, checkpoints, samples and provenance.
+
+``train_run`` is what ``medgan train`` calls. A run folder holds::
+
+    run.json                  data, configs, command, hardware, wall time, finished epochs
+    checkpoint.safetensors    models + optimisers + history (to resume)
+    generator.safetensors     the generator's weights   } what `medgan generate` loads
+    generator.json            its config and provenance }
+    samples/epoch_001.png     the fixed-noise grid after each epoch
+    history.csv, losses.png   per-epoch losses and D outputs
+
+A folder that holds a different run is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .callbacks import Checkpoint, ProgressBar, SampleGrid
+from .data import load_dataset
+from .models import DCGANConfig
+from .readers import DataError
+from .settings import atomic_path
+from .train import Callback, GANTrainer, TrainConfig
+
+__all__ = ["train_run", "hardware_summary"]
+
+# TrainConfig fields that may change when a run is resumed (the target, not the recipe).
+RESUMABLE_CHANGES = {"epochs", "device"}
+
+
+def hardware_summary(device: torch.device) -> str:
+    """One line naming the device (GPU model or CPU with its core count) and torch build."""
+    if device.type == "cuda":
+        what = torch.cuda.get_device_name(device)
+    else:
+        what = f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
+    return f"{what}; torch {torch.__version__}; {torch.get_num_threads()} threads"
+
+
+def _comparable(spec: dict[str, Any]) -> dict[str, Any]:
+    train = {k: v for k, v in spec["train_config"].items() if k not in RESUMABLE_CHANGES}
+    return {**spec, "train_config": train}
+
+
+def train_run(
+    data: str | Path,
+    out: str | Path,
+    model_config: DCGANConfig,
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    data_options: dict[str, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
+    command: Sequence[str] | None = None,
+) -> GANTrainer:
+    """Train on ``data`` into the run folder ``out`` (or continue it with ``resume``).
+
+    Args:
+        data: ``"builtin"``, ``"builtin-labelled"`` or a path :func:`load_dataset` reads.
+        out: the run folder; created if missing.
+        model_config, config: architecture and training settings.
+        resume: continue the run in ``out`` from its last epoch checkpoint, up to
+            ``config.epochs``; reaches the same weights as an uninterrupted run.
+        data_options: passed to :func:`load_dataset` (e.g. ``{"n_subjects": 96}``).
+        command: the command line to record in ``run.json``.
+
+    Raises:
+        DataError: ``out`` holds a different run or no checkpoint to resume; bad data.
+    """
+    out = Path(out)
+    spec = {
+        "data": str(data),
+        "data_options": data_options or {},
+        "model_config": model_config.to_dict(),
+        "train_config": asdict(config),
+    }
+    run_file = out / "run.json"
+    previous: dict[str, Any] = {}
+    if run_file.exists():
+        previous = json.loads(run_file.read_text())
+        if not resume:
+            raise DataError(
+                out, "already holds a run: pass --resume to continue it, or a new --out"
+            )
+        if _comparable({k: previous.get(k) for k in spec}) != _comparable(spec):
+            raise DataError(out, "holds a different run (data or configs differ); use a new --out")
+        if not (out / "checkpoint.safetensors").exists():
+            raise DataError(out, "has no checkpoint.safetensors to resume from")
+    elif resume:
+        raise DataError(out, "no run to resume here (run.json is missing)")
+    elif out.exists() and any(out.iterdir()):
+        raise DataError(out, "is not empty and is not a run folder; choose a new --out")
+
+    dataset = load_dataset(data, model_config.image_size, **(data_options or {}))
+    if model_config.conditional and len(dataset.classes) != model_config.num_classes:
+        raise DataError(
+            data,
+            f"{len(dataset.classes)} classes {dataset.classes} for a generator conditioned on "
+            f"{model_config.num_classes}",
+        )
+    if dataset.images.shape[1] != model_config.channels:
+        raise DataError(
+            data,
+            f"images have {dataset.images.shape[1]} channel(s), config wants "
+            f"{model_config.channels}",
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    info = {"data": str(data), "classes": dataset.classes}
+    all_callbacks: list[Callback] = [SampleGrid(out / "samples"), Checkpoint(out, info)]
+    if progress:
+        all_callbacks.insert(0, ProgressBar())
+    trainer = GANTrainer(model_config, config, [*all_callbacks, *callbacks])
+    if resume:
+        trainer.load_checkpoint(out / "checkpoint.safetensors")
+    record = {
+        **spec,
+        "command": list(command) if command is not None else sys.argv,
+        "hardware": hardware_summary(trainer.device),
+        "precision": str(trainer.amp_dtype or torch.float32).replace("torch.", ""),
+        "n_images": len(dataset),
+        "epochs_done": trainer.epoch,
+        "wall_time_s": previous.get("wall_time_s", 0.0),
+    }
+    _write_json(run_file, record)
+    start = time.perf_counter()
+    trainer.fit(dataset)
+    record["epochs_done"] = trainer.epoch
+    record["wall_time_s"] = round(record["wall_time_s"] + time.perf_counter() - start, 1)
+    _write_json(run_file, record)
+    return trainer
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
