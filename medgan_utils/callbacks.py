@@ -4,6 +4,7 @@ checkpoints. The training loop knows none of them; each does one job."""
 from __future__ import annotations
 
 import csv
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,7 +113,12 @@ class Checkpoint(Callback):
             trainer.G,
             trainer.model_config,
             self.folder,
-            {**self.info, "epochs": trainer.epoch, "train_config": vars(trainer.config)},
+            {
+                **self.info,
+                "epochs": trainer.epoch,
+                "train_config": asdict(trainer.config),
+                "history": trainer.history,
+            },
         )
 
     def on_train_end(self, trainer: GANTrainer) -> None:

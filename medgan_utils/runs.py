@@ -139,6 +139,11 @@ def train_run(
     record["epochs_done"] = trainer.epoch
     record["wall_time_s"] = round(record["wall_time_s"] + time.perf_counter() - start, 1)
     _write_json(run_file, record)
+    # The exported generator describes where it came from (its model card's raw material).
+    meta_file = out / "generator.json"
+    meta = json.loads(meta_file.read_text())
+    provenance = ("command", "hardware", "precision", "n_images", "data_options", "wall_time_s")
+    _write_json(meta_file, {**meta, **{k: record[k] for k in provenance}})
     return trainer
 
 

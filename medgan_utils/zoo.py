@@ -27,6 +27,7 @@ __all__ = [
     "load_generator",
     "generate",
     "export_pngs",
+    "interpolate",
 ]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
@@ -155,6 +156,49 @@ def generate(
         y = labels[i : i + batch_size].to(device) if labels is not None else None
         out.append(G(noise[i : i + batch_size].to(device), y).float().cpu())
     return torch.cat(out)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between noise vectors ``a`` and ``b`` ``(D,)`` at ``t`` ``(T,)``.
+
+    Gaussian noise concentrates near a sphere of radius ``sqrt(D)``; a straight line
+    between two samples passes closer to the origin, where the generator saw no inputs,
+    so GAN papers (and this course) walk along the great circle instead.
+
+    Returns:
+        ``(T, D)``.
+    """
+    cos = torch.dot(a / a.norm(), b / b.norm()).clamp(-1.0, 1.0)
+    omega = torch.arccos(cos)
+    if omega.abs() < 1e-6:  # (anti)parallel: fall back to a straight line
+        return (1 - t)[:, None] * a + t[:, None] * b
+    return (
+        torch.sin((1 - t) * omega)[:, None] * a + torch.sin(t * omega)[:, None] * b
+    ) / torch.sin(omega)
+
+
+@torch.no_grad()
+def interpolate(
+    G: Generator, seed_a: int, seed_b: int, steps: int = 8, label: int | None = None
+) -> torch.Tensor:
+    """Images along the path between the noise of ``seed_a`` and ``seed_b``.
+
+    The end points are the first images :func:`generate` gives for those seeds.
+
+    Returns:
+        ``(steps, C, S, S)`` float32 CPU tensor in ``[-1, 1]``.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    d = G.config.latent_dim
+    a, b = (
+        torch.randn(1, d, generator=torch.Generator().manual_seed(s))[0] for s in (seed_a, seed_b)
+    )
+    z = slerp(a, b, torch.linspace(0, 1, steps))
+    labels = torch.full((steps,), label, dtype=torch.long) if label is not None else None
+    device = next(G.parameters()).device
+    G.eval()
+    return G(z.to(device), labels.to(device) if labels is not None else None).float().cpu()
 
 
 def export_pngs(

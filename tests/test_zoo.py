@@ -9,7 +9,15 @@ from PIL import Image
 
 from medgan_utils.models import DCGANConfig, Generator
 from medgan_utils.readers import DataError
-from medgan_utils.zoo import MAX_IMAGES, export_pngs, generate, load_generator, save_generator
+from medgan_utils.zoo import (
+    MAX_IMAGES,
+    export_pngs,
+    generate,
+    interpolate,
+    load_generator,
+    save_generator,
+    slerp,
+)
 
 CONFIG = DCGANConfig(image_size=32, width=8, latent_dim=16)
 
@@ -87,3 +95,37 @@ def test_export_pngs_are_marked_and_repeatable(saved, tmp_path):
     assert [f.read_bytes() for f in files] == [f.read_bytes() for f in again]
     with pytest.raises(DataError, match="not empty"):
         export_pngs(images, tmp_path / "a", model="my model", seed=0)
+
+
+def test_interpolate_ends_at_the_seeds_images(saved):
+    G = load_generator(saved[0])[0]
+    path = interpolate(G, 1, 2, steps=5)
+    assert path.shape == (5, 1, 32, 32)
+    assert torch.allclose(path[0], generate(G, 1, seed=1)[0], atol=1e-5)
+    assert torch.allclose(path[-1], generate(G, 1, seed=2)[0], atol=1e-5)
+    with pytest.raises(ValueError, match="at least 2"):
+        interpolate(G, 1, 2, steps=1)
+
+
+def test_slerp_keeps_the_norm_of_gaussian_noise():
+    a, b = torch.randn(2, 100, generator=torch.Generator().manual_seed(0))
+    path = slerp(a, b, torch.linspace(0, 1, 11))
+    assert torch.allclose(path[0], a, atol=1e-5) and torch.allclose(path[-1], b, atol=1e-5)
+    middle = (a + b) / 2  # the straight line's midpoint is much shorter
+    assert path[5].norm() > 0.9 * min(a.norm(), b.norm()) > middle.norm()
+
+
+def test_the_shipped_model_loads_and_generates_brains():
+    from medgan_utils.zoo import DEFAULT_MODEL, list_models, model_path
+
+    assert DEFAULT_MODEL in list_models()
+    folder = model_path(DEFAULT_MODEL)
+    assert (folder / "generator.safetensors").stat().st_size < 20e6
+    assert (folder / "MODEL_CARD.md").exists()
+    G, meta = load_generator(DEFAULT_MODEL)
+    assert meta["model_config"]["image_size"] == 64 and meta["data"] == "builtin"
+    x = generate(G, 64, seed=0)
+    assert x.shape == (64, 1, 64, 64)
+    # brain-like: dark background corners, a bright centre, and not 64 copies of one image
+    assert x[:, 0, :6, :6].mean() < -0.8 and x[:, 0, 24:40, 24:40].mean() > -0.2
+    assert x.std(0).mean() > 0.1

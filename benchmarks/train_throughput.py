@@ -1,0 +1,319 @@
+"""Time our GAN training step against pytorch/examples' DCGAN step; roofline; generation latency.
+
+Usage:
+    python benchmarks/train_throughput.py                # batch 64, 5 rounds of 10 steps each
+    python benchmarks/train_throughput.py --steps 2 --warmup 1 --batch-size 8   # a quick run
+
+Ours (``GANTrainer.train_step``) and the reference (the loop of pytorch/examples
+``dcgan/main.py``, written out below) train the same 64x64 grey-scale DCGAN on one random
+batch in [-1, 1]. Their rounds alternate, so a change in machine load hits both alike;
+each row reports the median over rounds. Both loops reuse the D-step fakes for the G
+step, so one training image costs ``training_flops_per_image`` = 3 G_fwd + 9 D_fwd FLOPs
+in both. A full CPU run takes minutes; timings vary with machine load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+from torch import nn
+
+from medgan_utils.models import (
+    DCGANConfig,
+    Generator,
+    count_parameters,
+    training_flops_per_image,
+)
+from medgan_utils.train import GANTrainer, TrainConfig, pick_device, pick_precision
+from medgan_utils.zoo import DEFAULT_MODEL, generate, list_models, load_generator
+
+BF16 = "bf16 autocast + channels_last"
+STEP_NAMES = {"ours": "ours: GANTrainer.train_step", "reference": "reference: pytorch/examples"}
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a timer read after it is honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _weights_init(m: nn.Module) -> None:  # pytorch/examples' custom init
+    classname = m.__class__.__name__
+    if classname.find("Conv") != -1:
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif classname.find("BatchNorm") != -1:
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class ReferenceDCGAN:
+    """pytorch/examples ``dcgan/main.py``: its nets, optimisers and one loop iteration.
+
+    ``amp_dtype`` None is the example as written (fp32); bf16 wraps the forwards in
+    autocast and puts nets and batch in channels_last, as our trainer does.
+    """
+
+    def __init__(
+        self,
+        device: torch.device,
+        nz: int,
+        ngf: int,
+        ndf: int,
+        nc: int,
+        amp_dtype: torch.dtype | None,
+    ) -> None:
+        self.netG = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),  # Z -> (ngf*8) x 4 x 4
+            nn.BatchNorm2d(ngf * 8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),  # (ngf*4) x 8 x 8
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),  # (ngf*2) x 16 x 16
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),  # (ngf) x 32 x 32
+            nn.BatchNorm2d(ngf),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),  # (nc) x 64 x 64
+            nn.Tanh(),
+        )
+        self.netD = nn.Sequential(
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),  # (nc) x 64 x 64 -> (ndf) x 32 x 32
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),  # (ndf*2) x 16 x 16
+            nn.BatchNorm2d(ndf * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),  # (ndf*4) x 8 x 8
+            nn.BatchNorm2d(ndf * 4),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),  # (ndf*8) x 4 x 4
+            nn.BatchNorm2d(ndf * 8),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),  # 1 x 1 x 1
+            nn.Sigmoid(),
+        )
+        self.memory_format = torch.channels_last if amp_dtype else torch.contiguous_format
+        for net in (self.netG, self.netD):
+            net.apply(_weights_init)
+            net.to(device, memory_format=self.memory_format)
+        self.device, self.nz, self.amp_dtype = device, nz, amp_dtype
+        self.criterion = nn.BCELoss()
+        self.optimizerD = torch.optim.Adam(self.netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.optimizerG = torch.optim.Adam(self.netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+    def amp(self) -> Any:
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def step(self, real_cpu: torch.Tensor) -> tuple[float, ...]:
+        """The body of the example's ``for i, data in enumerate(dataloader)`` loop.
+
+        Changes from the original: ``with self.amp()`` around the forwards, and
+        ``output.float()`` so that ``BCELoss`` (unsafe under autocast) runs in fp32;
+        both are no-ops in fp32. The per-iteration ``print`` is left out, its ``.item()``
+        calls kept (our ``train_step`` returns the same numbers).
+        """
+        device, real_label, fake_label = self.device, 1.0, 0.0
+        netD, netG, criterion = self.netD, self.netG, self.criterion
+        # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
+        # train with real
+        netD.zero_grad()
+        real_cpu = real_cpu.to(device, memory_format=self.memory_format)
+        batch_size = real_cpu.size(0)
+        label = torch.full((batch_size,), real_label, dtype=real_cpu.dtype, device=device)
+        with self.amp():
+            output = netD(real_cpu).view(-1)
+        errD_real = criterion(output.float(), label)
+        errD_real.backward()
+        D_x = output.mean().item()
+        # train with fake
+        noise = torch.randn(batch_size, self.nz, 1, 1, device=device)
+        with self.amp():
+            fake = netG(noise)
+            output = netD(fake.detach()).view(-1)
+        label.fill_(fake_label)
+        errD_fake = criterion(output.float(), label)
+        errD_fake.backward()
+        D_G_z1 = output.mean().item()
+        errD = errD_real + errD_fake
+        self.optimizerD.step()
+        # (2) Update G network: maximize log(D(G(z))), on the same fakes
+        netG.zero_grad()
+        label.fill_(real_label)  # fake labels are real for generator cost
+        with self.amp():
+            output = netD(fake).view(-1)
+        errG = criterion(output.float(), label)
+        errG.backward()
+        D_G_z2 = output.mean().item()
+        self.optimizerG.step()
+        return errD.item(), errG.item(), D_x, D_G_z1, D_G_z2  # what the example prints
+
+
+def _print_table(header: list[str], rows: list[list[str]], left: int = 2) -> None:
+    """Print a markdown table; the first ``left`` columns align left, the others right."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in pairs]
+        print("| " + " | ".join(cells) + " |")
+
+
+def matmul_gflops(n: int, dtype: torch.dtype, device: torch.device, repeat: int = 5) -> float:
+    """Median GFLOP/s of an ``n x n`` by ``n x n`` matmul (``2 n^3`` FLOPs), after warmup.
+
+    Each timing runs enough matmuls (one for n >= 128) to be long against timer noise.
+    """
+    a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
+    calls = max(1, 2**21 // n**3)
+    times = []
+    for run in range(2 + repeat):
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(calls):
+            a @ b
+        _sync(device)
+        if run >= 2:  # the first two are warmup
+            times.append((time.perf_counter() - start) / calls)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def time_training(
+    args: argparse.Namespace, device: torch.device, precisions: dict[str, Any]
+) -> dict[str, float]:
+    """Median images/s of ours and the reference in each precision, over interleaved rounds."""
+    b, config = args.batch_size, DCGANConfig(image_size=64, channels=1, width=args.width)
+    real = torch.rand(b, 1, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    steps: dict[str, Callable[[], Any]] = {}  # "ours fp32" -> one training step, ...
+    for label, dtype in precisions.items():
+        precision = "bf16" if dtype else "fp32"
+        train_config = TrainConfig(batch_size=b, precision=precision, device=str(device))
+        trainer = GANTrainer(config, train_config)
+        ref = ReferenceDCGAN(device, config.latent_dim, args.width, args.width, 1, dtype)
+        n_ref = sum(p.numel() for net in (ref.netG, ref.netD) for p in net.parameters())
+        assert n_ref == count_parameters(trainer.G) + count_parameters(trainer.D)
+
+        def ours(trainer: GANTrainer = trainer) -> Any:  # noise drawn on the CPU, as fit() does
+            return trainer.train_step(real, None, torch.randn(b, config.latent_dim))
+
+        steps[f"ours {label}"] = ours
+        steps[f"reference {label}"] = lambda ref=ref: ref.step(real)
+
+    for step in steps.values():
+        for _ in range(args.warmup):
+            step()
+    rates: dict[str, list[float]] = {name: [] for name in steps}
+    for r in range(args.rounds):  # interleaved: ours, reference, ours, reference, ...
+        print(f"round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
+        for name, step in steps.items():
+            _sync(device)
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                step()
+            _sync(device)
+            rates[name].append(args.steps * b / (time.perf_counter() - start))
+    return {name: statistics.median(v) for name, v in rates.items()}
+
+
+def generation_latency(
+    device: torch.device, sizes: list[int], repeat: int
+) -> tuple[str, list[tuple[int, float]]]:
+    """What was timed, and the median seconds of ``generate(G, n, seed=0)`` for each ``n``."""
+    if DEFAULT_MODEL in list_models():
+        G, _ = load_generator(DEFAULT_MODEL, device)
+        title = f"shipped model {DEFAULT_MODEL}"
+    else:
+        G = Generator(DCGANConfig()).to(device).eval()
+        title = (
+            f"a FRESHLY INITIALISED default 64x64 Generator ({DEFAULT_MODEL}'s weights are "
+            "not on disk yet; latency does not depend on the weights)"
+        )
+    latency = []
+    for n in sizes:
+        generate(G, n, seed=0)  # warmup
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            generate(G, n, seed=0)  # returns a CPU tensor: the GPU work is done
+            times.append(time.perf_counter() - start)
+        latency.append((n, statistics.median(times)))
+    return title, latency
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--width", type=int, default=64, help="ngf = ndf (64 in the example)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per round")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per variant")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; median")
+    parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument("--latency-sizes", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--latency-repeat", type=int, default=5, help="calls per size; median")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    device = pick_device(args.device)
+    precisions = {"fp32": None}
+    if pick_precision(device, "auto") == torch.bfloat16:  # what our trainer picks itself
+        precisions[BF16] = torch.bfloat16
+    median = time_training(args, device, precisions)
+    flops = training_flops_per_image(DCGANConfig(image_size=64, channels=1, width=args.width))
+    matmul = {
+        label: matmul_gflops(args.matmul_size, dtype or torch.float32, device)
+        for label, dtype in precisions.items()
+    }
+    gen_title, latency = generation_latency(device, args.latency_sizes, args.latency_repeat)
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    print(
+        f"device {name}, torch {torch.__version__}, torch threads {torch.get_num_threads()}; "
+        f"batch {args.batch_size} of 64x64x1, ngf = ndf = {args.width}; median of "
+        f"{args.rounds} interleaved rounds of {args.steps} steps after {args.warmup} warmup"
+    )
+    print(
+        f"one training image = {flops / 1e9:.3f} GFLOP (3 G_fwd + 9 D_fwd); "
+        f"matmul {args.matmul_size}x{args.matmul_size}, median of 5"
+    )
+    if BF16 in precisions:
+        speedup = median[f"ours {BF16}"] / median["reference fp32"]
+        print(f"ours with its automatic bf16 vs the example as written (fp32): {speedup:.2f}x")
+    rows = []
+    for label in precisions:
+        for who in ("ours", "reference"):
+            rate = median[f"{who} {label}"]
+            ratio = f"{rate / median[f'reference {label}']:.2f}x" if who == "ours" else ""
+            gflops = rate * flops / 1e9
+            pct = f"{100 * gflops / matmul[label]:.1f}%"
+            rows.append([STEP_NAMES[who], label, f"{rate:,.1f}", ratio, f"{gflops:,.1f}", pct])
+    for label, rate in matmul.items():
+        dtype_name = "bf16" if precisions[label] else "fp32"
+        n = args.matmul_size
+        rows.append([f"matmul {n}x{n}", dtype_name, "", "", f"{rate:,.1f}", ""])
+    print()
+    _print_table(["step", "precision", "images/s", "ours/ref", "GFLOP/s", "% of matmul"], rows)
+    print()
+    print(
+        f"generation latency of {gen_title}; generate(G, n, seed=0), "
+        f"median of {args.latency_repeat} calls"
+    )
+    print()
+    rows = [[str(n), f"{1e3 * t:.1f}", f"{n / t:,.0f}"] for n, t in latency]
+    _print_table(["images per call", "ms per call", "images/s"], rows, left=0)
+
+
+if __name__ == "__main__":
+    main()
