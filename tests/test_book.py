@@ -46,3 +46,16 @@ def test_book_builds_in_quick_mode(tmp_path):
         chapter = (html / "notebooks" / f"{notebook.stem}.html").read_text()
         assert "Traceback" not in chapter, notebook.name
         assert "produced in quick mode" in chapter, notebook.name
+
+
+def test_requirements_txt_installs_the_package_with_pinned_torch():
+    lines = [
+        line.split("#")[0].strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
+    assert "torch==2.13.0" in lines  # the same pin as the Makefile
+    assert "setuptools<81" in lines  # medigan 1.0.0 imports pkg_resources
+    assert ".[app,book]" in lines  # the package itself, with the app and book extras
+    makefile = (ROOT / "Makefile").read_text()
+    assert "TORCH ?= torch==2.13.0" in makefile
