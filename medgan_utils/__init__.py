@@ -17,6 +17,7 @@ from .data import (
     resize_square,
     subject_split,
 )
+from .hub import Catalog, load_catalog
 from .models import (
     DCGANConfig,
     Discriminator,
@@ -27,13 +28,24 @@ from .models import (
 )
 from .readers import DataError, RawSlice, ReadResult, SliceMeta
 from .settings import atomic_path, data_home, quick_mode
+from .synthetic import build_synthetic_dataset, load_synthetic_dataset
 from .train import GANTrainer, TrainConfig, pick_device, pick_precision, set_seed
 from .viz import make_grid, plot_grid, save_grid_png, slice_viewer_figure, to_uint8
+from .zoo import DEFAULT_MODEL, generate, interpolate, list_models, load_generator
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_MODEL",
     "SUPPORTED_SIZES",
+    "Catalog",
+    "build_synthetic_dataset",
+    "generate",
+    "interpolate",
+    "list_models",
+    "load_catalog",
+    "load_generator",
+    "load_synthetic_dataset",
     "BuiltinConfig",
     "DCGANConfig",
     "Discriminator",

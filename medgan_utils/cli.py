@@ -2,7 +2,10 @@
 
     medgan data info PATH|builtin|builtin-labelled [--image-size 64] [--on-error skip] [--json]
     medgan train --data builtin|PATH --image-size 64 --epochs N --out runs/NAME [--resume]
-    medgan generate --model NAME|PATH -n 16 --seed 0 --out DIR
+    medgan generate --model NAME|PATH|CATALOG_ID -n 16 --seed 0 --out DIR [--catalog FILE]
+    medgan models list [--modality MRI] [--anatomy brain] [--type DCGAN] [--json]
+    medgan models show|fetch ID
+    medgan export-medigan RUN_DIR --out FILE.zip [--model-id 00000_DCGAN_BRAIN_MRI_64]
 
 Every command prints a one-line error naming the bad file or value (exit status 2)
 instead of a traceback when its input is wrong.
@@ -95,12 +98,209 @@ def _train(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from .zoo import export_pngs, generate, load_generator
 
+    if _catalog_model(args):
+        return _generate_catalog(args)
     G, meta = load_generator(args.model)
     images = generate(G, args.n, seed=args.seed, labels=args.label)
     name = Path(str(args.model)).name if Path(str(args.model)).exists() else str(args.model)
     files = export_pngs(images, args.out, model=name, seed=args.seed)
     print(f"wrote {len(files) - 1} images and grid.png to {args.out}")
     return 0
+
+
+# --- medigan: catalog ids in `generate`, `models list|show|fetch`, `export-medigan` ---
+
+
+def _catalog_model(args: argparse.Namespace) -> bool:
+    """Whether --model names a catalog model (not a shipped name or a run folder).
+
+    The catalog is downloaded only for ids that look like medigan's (``00001_...``, ``5``);
+    any other name falls through to the run-folder error.
+    """
+    import re
+
+    from .hub import load_catalog
+    from .zoo import SHIPPED_MODELS
+
+    model = str(args.model)
+    if model in SHIPPED_MODELS or Path(model).exists():
+        return False
+    official = re.match(r"^\d{1,5}(_|$)", model) is not None
+    catalog = load_catalog(args.catalog, download=official)
+    try:
+        args.model = catalog.resolve(model)
+    except DataError:
+        if official or args.catalog:
+            raise
+        return False
+    args.loaded_catalog = catalog
+    return True
+
+
+def _model_args(pairs: Sequence[str]) -> dict[str, object]:
+    """``KEY=VALUE`` pairs; values are read as JSON when they parse (numbers, lists, null)."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--model-arg expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def _generate_catalog(args: argparse.Namespace) -> int:
+    from .synthetic import generate
+
+    extra = _model_args(args.model_arg)
+    if args.label is not None:
+        extra["condition"] = args.label
+    files = generate(
+        args.model,
+        args.n,
+        args.seed,
+        out=args.out,
+        catalog=args.loaded_catalog,
+        install_dependencies=args.install_dependencies,
+        **extra,
+    )
+    print(f"wrote {len(files)} synthetic files from {args.model} (through medigan) to {args.out}")
+    return 0
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from .hub import format_table, load_catalog
+
+    catalog = load_catalog(args.catalog, refresh=args.refresh)
+    size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else None
+    cards = catalog.search(
+        modality=args.modality,
+        anatomy=args.anatomy,
+        tags=args.tag,
+        generator_type=args.type,
+        image_size=(size * 2)[:2] if size else None,
+        needs_input=args.needs_input,
+    )
+    if args.json:
+        models = [c.to_dict() for c in cards]
+        print(json.dumps({"origin": catalog.origin, "note": catalog.note, "models": models}))
+        return 0
+    rows = [
+        {
+            "id": c.model_id,
+            "type": c.generator_type,
+            "size": "x".join(map(str, c.image_size)),
+            "modality": c.modality[0] if c.modality else None,
+            "anatomy": c.anatomy[0] if c.anatomy else None,
+            "from": "images" if c.needs_input else "noise",
+            "on disk": "yes" if c.on_disk else "no",
+        }
+        for c in cards
+    ]
+    print(format_table(rows) if rows else "no model matches")
+    print(f"{len(cards)} of {len(catalog)} models; catalog: {catalog.origin}")
+    if catalog.note:
+        print(f"note: {catalog.note}")
+    return 0
+
+
+def _models_show(args: argparse.Namespace) -> int:
+    from .hub import load_catalog
+
+    card = load_catalog(args.catalog).card(args.model_id)
+    print(json.dumps(card.to_dict(), indent=2) if args.json else card.to_text())
+    return 0
+
+
+def _models_fetch(args: argparse.Namespace) -> int:
+    from .synthetic import fetch_model
+
+    folder = fetch_model(args.model_id, args.catalog, timeout=args.timeout)
+    print(f"{args.model_id}: checked and ready in {folder}")
+    return 0
+
+
+def _export_medigan(args: argparse.Namespace) -> int:
+    from .medigan_package import export_medigan
+
+    card = {
+        k: v
+        for k, v in {
+            "title": args.title,
+            "modality": args.modality,
+            "organ": args.anatomy,
+            "licence": args.licence,
+            "authors": args.author,
+        }.items()
+        if v
+    }
+    result = export_medigan(args.run_dir, args.out, model_id=args.model_id, **card)
+    meta = Path(args.out).with_suffix(".json")
+    print(f"exported {result.model_id} to {args.out} (SHA-256 {result.sha256})")
+    print(f"metadata (medigan's format) in {meta}; try it with:")
+    print(f"  medgan generate --model {result.model_id} --catalog {meta} -n 8 --out samples/")
+    return 0
+
+
+def _add_medigan_commands(
+    commands: argparse._SubParsersAction, gen: argparse.ArgumentParser
+) -> None:
+    """The medigan parts of the parser: `models ...`, `export-medigan`, generate's options."""
+    catalog_help = "medigan catalog file (config/global.json); default $MEDGAN_CATALOG or cached"
+    gen.add_argument("--catalog", help=catalog_help)
+    gen.add_argument(
+        "--install-dependencies",
+        action="store_true",
+        help="let medigan's installer pip-install a catalog model's missing dependencies",
+    )
+    gen.add_argument(
+        "--model-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra generate argument of a catalog model (see `medgan models show ID`)",
+    )
+
+    models = commands.add_parser("models", help="browse the catalog: medigan's models and ours")
+    sub = models.add_subparsers(dest="models_command", required=True)
+    ls = sub.add_parser("list", help="list (and filter) the catalog's models")
+    ls.add_argument("--modality", help="e.g. MRI, x-ray, mammography")
+    ls.add_argument("--anatomy", help="e.g. brain, breast, lung")
+    ls.add_argument("--type", help="generator type, e.g. DCGAN, CycleGAN")
+    ls.add_argument("--tag", action="append", default=[], help="a tag (repeat for several)")
+    ls.add_argument("--size", help="image size: S or HxW")
+    needs = ls.add_mutually_exclusive_group()
+    needs.add_argument("--noise-only", dest="needs_input", action="store_false", default=None)
+    needs.add_argument("--needs-input", dest="needs_input", action="store_true")
+    ls.add_argument("--catalog", help=catalog_help)
+    ls.add_argument("--refresh", action="store_true", help="download medigan's catalog again")
+    ls.add_argument("--json", action="store_true", help="print JSON for machines")
+    ls.set_defaults(func=_models_list, needs_input=None)
+    show = sub.add_parser("show", help="print a model's card")
+    show.add_argument("model_id")
+    show.add_argument("--catalog", help=catalog_help)
+    show.add_argument("--json", action="store_true", help="print JSON for machines")
+    show.set_defaults(func=_models_show)
+    fetch = sub.add_parser("fetch", help="download (or build) and check a model's package")
+    fetch.add_argument("model_id")
+    fetch.add_argument("--catalog", help=catalog_help)
+    fetch.add_argument("--timeout", type=float, default=60.0, help="seconds per network wait")
+    fetch.set_defaults(func=_models_fetch)
+
+    export = commands.add_parser(
+        "export-medigan", help="package a trained model for medigan (zip + metadata)"
+    )
+    export.add_argument("run_dir", help="run folder of `medgan train` (or a shipped model name)")
+    export.add_argument("--out", required=True, help="the .zip to write")
+    export.add_argument("--model-id", help="medigan id, e.g. 00000_DCGAN_BRAIN_MRI_64")
+    export.add_argument("--title")
+    export.add_argument("--modality", action="append", help="e.g. MRI (repeat for several)")
+    export.add_argument("--anatomy", action="append", help="e.g. brain (repeat for several)")
+    export.add_argument("--licence", help="default MIT")
+    export.add_argument("--author", help="who trained it")
+    export.set_defaults(func=_export_medigan)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,12 +354,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
 
     gen = commands.add_parser("generate", help="generate images with a trained generator")
-    gen.add_argument("--model", default=DEFAULT_MODEL, help="shipped model name or run folder")
+    gen.add_argument(
+        "--model", default=DEFAULT_MODEL, help="shipped model name, run folder or catalog id"
+    )
     gen.add_argument("-n", type=int, default=16, help="number of images")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--label", type=int, help="class index for a conditional generator")
     gen.add_argument("--out", required=True, help="output folder (must be new or empty)")
     gen.set_defaults(func=_generate)
+    _add_medigan_commands(commands, gen)
     return parser
 
 

@@ -6,6 +6,7 @@ Two environment variables steer every entry point (CLI, notebooks, app, tests):
   Default: ``~/.cache/medgan``.
 - ``MEDGAN_QUICK``: when set to ``1`` (or ``true``/``yes``), notebooks and examples
   shrink epochs and dataset sizes so that CI can execute the whole book in minutes.
+- ``MEDGAN_OFFLINE``: when set, nothing is downloaded (medigan's catalog and models).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["data_home", "quick_mode", "atomic_path"]
+__all__ = ["data_home", "quick_mode", "network_allowed", "atomic_path"]
 
 
 def data_home() -> Path:
@@ -26,9 +27,18 @@ def data_home() -> Path:
     return root
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def quick_mode() -> bool:
     """Whether ``MEDGAN_QUICK`` asks for the small, fast variant of every experiment."""
-    return os.environ.get("MEDGAN_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
+    return _flag("MEDGAN_QUICK")
+
+
+def network_allowed() -> bool:
+    """False when ``MEDGAN_OFFLINE`` is set (the test suite sets it): nothing is downloaded."""
+    return not _flag("MEDGAN_OFFLINE")
 
 
 @contextmanager

@@ -71,6 +71,9 @@ def test_train_resume_and_generate_round_trip(tmp_path, capsys):
     assert record["epochs_done"] == 1 and record["n_images"] == 64
     assert record["command"][:2] == ["medgan", "train"] and "CPU" in record["hardware"]
     assert (run / "samples" / "epoch_001.png").exists()
+    card = json.loads((run / "generator.json").read_text())
+    assert card["epochs"] == 1 and len(card["history"]) == 1 and card["n_images"] == 64
+    assert card["command"] == record["command"] and card["data"] == "builtin"
 
     # the same command again must not overwrite the run ...
     assert main(["train", *TINY, "--epochs", "1", "--out", str(run)]) == 2
@@ -115,6 +118,10 @@ def test_train_and_generate_bad_input(tmp_path, capsys):
     assert "no run to resume" in capsys.readouterr().err
     assert main(["generate", "--model", "nope", "--out", str(tmp_path / "g")]) == 2
     assert "nope: not a model" in capsys.readouterr().err
+    for n in ("0", "100000"):
+        assert main(["generate", "-n", n, "--out", str(tmp_path / "g")]) == 2
+        assert f"between 1 and 10000, got {n}" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()
     try:
         main(["train", *TINY[:2], "--image-size", "48", "--epochs", "1", "--out", "x"])
     except SystemExit as exit_:
