@@ -18,6 +18,7 @@ from .data import (
     subject_split,
 )
 from .hub import Catalog, load_catalog
+from .metrics import EvaluationReport, Score, evaluate
 from .models import (
     DCGANConfig,
     Discriminator,
@@ -39,6 +40,9 @@ __all__ = [
     "DEFAULT_MODEL",
     "SUPPORTED_SIZES",
     "Catalog",
+    "EvaluationReport",
+    "Score",
+    "evaluate",
     "build_synthetic_dataset",
     "generate",
     "interpolate",

@@ -303,6 +303,16 @@ def _add_medigan_commands(
     export.set_defaults(func=_export_medigan)
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    from .metrics import evaluate
+
+    report = evaluate(
+        args.real, args.fake, n=args.n, extractor=args.extractor, seed=args.seed, train=args.train
+    )
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medgan", description="Synthetic medical images with GANs: data, models, metrics."
@@ -363,6 +373,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output folder (must be new or empty)")
     gen.set_defaults(func=_generate)
     _add_medigan_commands(commands, gen)
+
+    metrics = commands.add_parser(
+        "metrics", help="score generated images against real ones, each beside its floor"
+    )
+    metrics.add_argument("--real", required=True, help="'builtin', a folder or a file")
+    metrics.add_argument("--fake", required=True, help="a model (name or run folder) or images")
+    metrics.add_argument("-n", type=int, help="images per set (default: half the real set)")
+    metrics.add_argument("--train", help="the model's training images, for the near-copy check")
+    metrics.add_argument("--extractor", choices=("domain", "inception", "pixels"), default="domain")
+    metrics.add_argument("--seed", type=int, default=0)
+    metrics.add_argument("--json", action="store_true", help="print JSON for machines")
+    metrics.set_defaults(func=_metrics)
     return parser
 
 

@@ -127,3 +127,16 @@ def test_train_and_generate_bad_input(tmp_path, capsys):
     except SystemExit as exit_:
         assert exit_.code == 2
     assert "invalid choice: 48" in capsys.readouterr().err
+
+
+def test_metrics_prints_every_score_with_its_floor(capsys):
+    args = ["metrics", "--real", "builtin", "--fake", "brain-mri-dcgan-64", "-n", "200"]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    fid = report["scores"]["fid"]
+    assert fid["n"] == 200 and fid["floor"] < fid["value"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "domain FID" in text and "real-vs-real floor" in text and "near-copies" in text
+    assert main(["metrics", "--real", "builtin", "--fake", "nope", "-n", "200"]) == 2
+    assert "nope" in capsys.readouterr().err
