@@ -176,7 +176,8 @@ def gradient_penalty(
     ``generator`` (a CPU ``torch.Generator``) draws the interpolation weights, so that a
     seeded run repeats exactly.
     """
-    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator).to(real.device)
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)  # one weight per sample
+    alpha = torch.rand(shape, generator=generator).to(real.device)
     x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     with torch.autocast(real.device.type, enabled=False):  # second-order grads in fp32
         scores = D(x_hat.float(), labels)

@@ -31,6 +31,7 @@ def test_book_builds_in_quick_mode(tmp_path):
     jb = shutil.which("jupyter-book", path=bin_dir) or shutil.which("jupyter-book")
     assert jb, "jupyter-book is not installed (pip install -e '.[book]')"
     env = {**os.environ, "MEDGAN_QUICK": "1", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MPLBACKEND", None)  # conftest's Agg would stop the kernels from emitting figures
     proc = subprocess.run(
         [jb, "build", str(ROOT), "--path-output", str(tmp_path), "--warningiserror"],
         capture_output=True,
@@ -46,6 +47,7 @@ def test_book_builds_in_quick_mode(tmp_path):
         chapter = (html / "notebooks" / f"{notebook.stem}.html").read_text()
         assert "Traceback" not in chapter, notebook.name
         assert "produced in quick mode" in chapter, notebook.name
+        assert "<img" in chapter, f"{notebook.name} shows no figure"
 
 
 def test_requirements_txt_installs_the_package_with_pinned_torch():
