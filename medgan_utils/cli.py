@@ -313,6 +313,33 @@ def _metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune(args: argparse.Namespace) -> int:
+    from .classifier import FitConfig
+    from .finetune import FinetuneConfig, run_experiments
+
+    n_real = None if args.n_real == "all" else int(args.n_real)
+    options = {"n_subjects": args.n_subjects} if args.n_subjects else {}
+    real = load_dataset(args.real, 64, **options)
+    fit = FitConfig(epochs=args.epochs, progress=not args.quiet and not args.json)
+    config = FinetuneConfig(
+        fit=fit,
+        pretrain_epochs=args.pretrain_epochs or args.epochs,
+        mix_ratio=args.mix_ratio,
+        n_synthetic=args.n_synthetic,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        sampling=args.sampling,
+    )
+    results = run_experiments(
+        real, args.synthetic, [n_real], [args.strategy], config, checkpoint_dir=args.checkpoints
+    )
+    if args.json:
+        print(json.dumps({"config": asdict(config), "results": [r.to_dict() for r in results]}))
+    else:
+        print("\n".join(r.to_text() for r in results))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medgan", description="Synthetic medical images with GANs: data, models, metrics."
@@ -385,6 +412,23 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--seed", type=int, default=0)
     metrics.add_argument("--json", action="store_true", help="print JSON for machines")
     metrics.set_defaults(func=_metrics)
+    ft = commands.add_parser("finetune", help="does synthetic data help a lesion classifier?")
+    ft.add_argument("--real", required=True, help="'builtin-labelled' or a labelled path")
+    ft.add_argument("--synthetic", help="synthetic folder, labelled path or conditional model")
+    ft.add_argument("--n-real", default="all", help="real training images, or 'all'")
+    ft.add_argument("--strategy", choices=("real", "pretrain", "mix", "synthetic"), default="real")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--epochs", type=int, default=30, help="most epochs (early stopping)")
+    ft.add_argument("--pretrain-epochs", type=int, help="synthetic pre-training epochs")
+    ft.add_argument("--mix-ratio", type=float, default=1.0, help="synthetic per real image")
+    ft.add_argument("--n-synthetic", type=int, default=1000, help="images from a generator")
+    ft.add_argument("--n-subjects", type=int, help="virtual subjects of the built-in set")
+    ft.add_argument("--sampling", choices=("spread", "few-subjects"), default="spread")
+    ft.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+    ft.add_argument("--checkpoints", help="folder for the classifiers (safetensors)")
+    ft.add_argument("--quiet", action="store_true", help="no progress bars")
+    ft.add_argument("--json", action="store_true", help="print JSON for machines")
+    ft.set_defaults(func=_finetune)
     return parser
 
 
