@@ -1,105 +1,401 @@
 """The course's Streamlit app (capstone). Run: ``streamlit run app/streamlit_app.py``.
 
-A thin view over ``medgan_utils``: widgets and layout only. It generates images with the
-shipped brain-MRI DCGAN (or any run folder), and shows the built-in dataset it learned from.
+A thin view: widgets and layout only. What it computes comes from ``medgan_utils.appkit``
+(generation) and ``medgan_utils.appviews`` (the views beyond it), over the package functions
+behind them (``zoo``, ``hub``, ``synthetic``, ``metrics``). Models load behind
+``st.cache_resource``; images, ZIPs and analyses are cached with ``st.cache_data`` keyed by
+(model, count, seed, options), so a request seen before is served at once.
+Errors become one short message on the page; the details go to the server log.
 """
 
 from __future__ import annotations
 
 import logging
 
-import numpy as np
 import streamlit as st
 
-import medgan_utils as mu
-from medgan_utils import zoo
+from medgan_utils import appkit, appviews
+from medgan_utils.appkit import GenerationRequest
+from medgan_utils.data import MedicalImageDataset
+from medgan_utils.hub import Catalog
 
 log = logging.getLogger("medgan.app")
+VIEWS = ["Generate", "Model card", "Interpolation", "Memorization", "Visual Turing test"]
+COLUMNS = 8
 
-st.set_page_config(page_title="Synthetic medical images with GANs", layout="wide")
-
-
-@st.cache_resource(show_spinner="Loading the generator...")
-def generator(model: str) -> tuple[mu.Generator, dict]:
-    return zoo.load_generator(model)
+st.set_page_config(page_title="Synthetic medical images with GANs", page_icon="🧠", layout="wide")
 
 
-@st.cache_data(show_spinner="Generating...")
-def generated_grid(model: str, count: int, seed: int) -> np.ndarray:
-    G, _ = generator(model)
-    return mu.make_grid(zoo.generate(G, count, seed=seed), nrow=8)
+# ------------------------------------------------------------------ cached models and results
+Key = tuple[str | None, str | None]  # appkit.catalog_key(): which catalog the app serves
 
 
-@st.cache_resource(show_spinner="Building the built-in brain-MRI dataset (first run only)...")
-def builtin_dataset(name: str, image_size: int) -> mu.MedicalImageDataset:
-    return mu.load_dataset(name, image_size)
+@st.cache_resource(show_spinner="Reading the model catalog...", ttl=3600)
+def catalog(key: Key) -> tuple[Catalog, list[str]]:
+    return appkit.load_app_catalog(*key)
 
 
-@st.cache_data
-def sample_grid(name: str, image_size: int, count: int, seed: int) -> np.ndarray:
-    ds = builtin_dataset(name, image_size)
-    idx = np.random.default_rng(seed).choice(len(ds), size=min(count, len(ds)), replace=False)
-    return mu.make_grid(ds.images[idx], nrow=8)
+@st.cache_resource(show_spinner="Loading the model...", max_entries=8)
+def model(model_id: str, key: Key) -> appkit.LoadedModel:
+    return appkit.load_model(catalog(key)[0], model_id)
 
 
-def generate_page(count: int, seed: int) -> None:
-    models = list(zoo.list_models())
-    if not models:
-        st.warning("No shipped model is on disk; showing the built-in dataset instead.")
-        return dataset_page(count, seed)
-    model = st.sidebar.selectbox("Model", models)
-    try:
-        _, card = generator(model)
-        grid = generated_grid(model, count, seed)
-    except Exception:  # one failing model must not take the app down; no traceback shown
-        log.exception("generation failed for %s", model)
-        st.error(f"Could not generate with '{model}'. The server log has the details.")
+@st.cache_data(show_spinner=False, max_entries=512)
+def images(request: GenerationRequest, start: int, stop: int, key: Key) -> list[bytes]:
+    return appkit.generate_pngs(model(request.model_id, key), request, start, stop)
+
+
+def all_images(request: GenerationRequest, key: Key) -> list[bytes]:
+    bounds = appkit.chunk_bounds(model(request.model_id, key), request.count)
+    return [png for start, stop in bounds for png in images(request, start, stop, key)]
+
+
+@st.cache_data(show_spinner="Packing the ZIP...", max_entries=32)
+def zip_file(request: GenerationRequest, key: Key) -> bytes:
+    return appkit.build_zip(model(request.model_id, key), request, all_images(request, key))
+
+
+@st.cache_resource(show_spinner="Rebuilding the training set (first time only)...", max_entries=4)
+def training_set(model_id: str, key: Key) -> MedicalImageDataset | None:
+    return appviews.training_set(model(model_id, key))
+
+
+@st.cache_data(show_spinner="Finding the nearest training images...", max_entries=64)
+def nearest(request: GenerationRequest, key: Key) -> appviews.NearestView:
+    train = training_set(request.model_id, key)
+    return appviews.nearest_training(all_images(request, key), train, seed=request.seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def interpolation(model_id: str, a: int, b: int, steps: int, label: str | None, key: Key) -> bytes:
+    return appviews.interpolation_png(model(model_id, key), a, b, steps, label)
+
+
+@st.cache_data(show_spinner="Evaluating (about half a minute)...", max_entries=8)
+def evaluation(model_id: str, n: int, key: Key) -> tuple[list[dict], list[str]]:
+    return appviews.evaluate_model(model(model_id, key), training_set(model_id, key), n=n)
+
+
+@st.cache_data(show_spinner="Preparing the test...", max_entries=32)
+def turing(model_id: str, seed: int, key: Key) -> list[appviews.TuringItem]:
+    return appviews.turing_round(model(model_id, key), training_set(model_id, key), 10, seed)
+
+
+def show_error(err: BaseException, model_id: str) -> None:
+    log.error("request for %s failed", model_id, exc_info=err)  # the details: server log only
+    st.error(appkit.user_message(err, model_id))
+
+
+# ------------------------------------------------------------------ callbacks
+
+
+def new_seed() -> None:
+    st.session_state["seed"] = appkit.random_seed()
+
+
+def answer(synthetic: bool) -> None:
+    st.session_state["turing_answers"].append(synthetic)
+
+
+def new_turing_test() -> None:
+    st.session_state["turing_seed"] = appkit.random_seed()
+    st.session_state["turing_answers"] = []
+
+
+# ------------------------------------------------------------------ views
+
+
+def generate_view(request: GenerationRequest | None, key: Key) -> None:
+    if request is None:
+        st.info("Pick a model, the number of images and a seed in the sidebar, then **Generate**.")
         return
-    st.subheader(f"{model}: {count} synthetic images, seed {seed}")
-    st.caption(
-        "SYNTHETIC images from a DCGAN trained on the built-in, template-derived brain-MRI "
-        f"set ({card.get('epochs', '?')} epochs). Not patient data; not for clinical use."
-    )
-    st.image(grid, caption=f"synthetic, seed {seed}", output_format="PNG")
-
-
-def dataset_page(count: int, seed: int) -> None:
-    name = st.sidebar.selectbox("Variant", ["builtin", "builtin-labelled"])
-    image_size = st.sidebar.selectbox("Image size", list(mu.SUPPORTED_SIZES), index=1)
     try:
-        ds = builtin_dataset(name, int(image_size))
-        grid = sample_grid(name, int(image_size), count, seed)
-    except Exception:
-        log.exception("could not load %s", name)
-        st.error(f"Could not load the dataset '{name}'. The server log has the details.")
+        loaded = model(request.model_id, key)
+        bounds = appkit.chunk_bounds(loaded, request.count)
+    except Exception as err:  # one failing model never takes the app down
+        show_error(err, request.model_id)
+        return
+    st.subheader(f"{request.count} synthetic images: {request.describe()}")
+    status = st.empty()
+    columns = st.columns(COLUMNS)
+    pngs: list[bytes] = []
+    try:
+        for start, stop in bounds:  # each chunk appears as soon as it is generated
+            status.caption(f"Generating images {start + 1} to {stop} of {request.count}...")
+            part = images(request, start, stop, key)
+            for i, png in enumerate(part, start):
+                columns[i % COLUMNS].image(
+                    png, caption=f"synthetic #{i + 1}", width="stretch", output_format="PNG"
+                )
+            pngs += part
+    except Exception as err:
+        status.empty()
+        show_error(err, request.model_id)
+        return
+    status.caption(
+        "SYNTHETIC images. Hover over an image and press its full-screen button to enlarge it."
+    )
+    left, right = st.columns([1, 2])
+    with left:
+        st.download_button(
+            f"Download all {request.count} (ZIP: PNGs, manifest.csv, model card)",
+            data=zip_file(request, key),
+            file_name=appkit.zip_name(request),
+            mime="application/zip",
+            key="download_zip",
+            on_click="ignore",
+            type="primary",
+        )
+        if not 1 <= st.session_state.get("closer", 1) <= request.count:
+            st.session_state["closer"] = 1
+        i = int(st.number_input("Look closer at image #", 1, request.count, key="closer")) - 1
+        st.download_button(
+            f"Download image #{i + 1} (PNG)",
+            data=pngs[i],
+            file_name=appkit.file_name(request, i),
+            mime="image/png",
+            key="download_one",
+            on_click="ignore",
+        )
+    right.image(pngs[i], caption=f"synthetic #{i + 1}, enlarged", width=384, output_format="PNG")
+
+
+def card_view(choice: appkit.ModelChoice, choices: list[appkit.ModelChoice], key: Key) -> None:
+    cat = catalog(key)[0]
+    st.markdown(appkit.card_markdown(cat, choice.model_id, demote=1))
+    if choice.card.metrics:
+        st.markdown("#### Metrics the catalog records")
+        st.table([{"metric": k, "value": str(v)} for k, v in choice.card.metrics.items()])
+        st.caption(
+            "FID values of different models are comparable only when computed on the same real "
+            "images with the same number of samples."
+        )
+    if choice.ours:
+        metrics_section(choice, key)
+    st.markdown("#### The catalog")
+    st.caption(
+        "Every model the picker offers (filtered by modality). medigan's models download on "
+        "first use; image-to-image models need input images, which this app does not take."
+    )
+    st.dataframe(appkit.catalog_table(choices), hide_index=True, key="catalog_table")
+
+
+def metrics_section(choice: appkit.ModelChoice, key: Key) -> None:
+    st.markdown("#### Metrics with their floors")
+    st.caption(
+        "Each metric compares generated images with the training set, beside its floor: the "
+        "same metric between two disjoint real subsets, what a perfect generator would score."
+    )
+    n = int(st.select_slider("Images per set", [64, 128, 256, 512], value=256, key="eval_n"))
+    if st.button("Evaluate", key="evaluate"):
+        st.session_state["evaluated"] = (choice.model_id, n)
+    if st.session_state.get("evaluated") != (choice.model_id, n):
+        return
+    try:
+        rows, notes = evaluation(choice.model_id, n, key)
+    except Exception as err:
+        show_error(err, choice.model_id)
+        return
+    st.table(rows)
+    for note in notes:
+        st.caption(note)
+
+
+def interpolation_view(choice: appkit.ModelChoice, key: Key) -> None:
+    if not choice.ours:
+        st.info("Latent interpolation needs one of the project's own models (pick one).")
         return
     st.caption(
-        "The built-in dataset: axial slices of the MNI152 T1 brain template with simulated "
-        "subject and scanner variation (and, in the labelled variant, simulated lesions and two "
-        "simulated sites). It is template-derived, not patient data."
+        "Images along the great circle between the noise of two seeds: a smooth path means the "
+        "generator learned a continuous space rather than a list of images. All synthetic."
     )
-    info = mu.describe(ds, source=name)
-    cols = st.columns(4)
-    cols[0].metric("Images", info.n_images)
-    cols[1].metric("Virtual subjects", info.n_subjects)
-    cols[2].metric("Size", f"{info.image_size}x{info.image_size}")
-    cols[3].metric("Classes", ", ".join(info.classes) or "unlabelled")
-    st.image(
-        grid,
-        caption=f"{min(count, info.n_images)} random slices (seed {seed})",
-        output_format="PNG",
-    )
-    with st.expander("What the loader found"):
-        st.code(info.to_text())
+    a_col, b_col, steps_col, label_col = st.columns(4)
+    a = a_col.number_input("Seed A", 0, appkit.MAX_SEED, 0, key="seed_a")
+    b = b_col.number_input("Seed B", 0, appkit.MAX_SEED, 1, key="seed_b")
+    steps = steps_col.slider("Steps", 3, 16, 8, key="steps")
+    classes = appkit.class_options(choice.card)
+    label = label_col.selectbox("Class", classes, key="interp_label") if classes else None
+    try:
+        png = interpolation(choice.model_id, int(a), int(b), int(steps), label, key)
+    except Exception as err:
+        show_error(err, choice.model_id)
+        return
+    st.image(png, caption=f"synthetic: seed {a} -> seed {b}", width="stretch", output_format="PNG")
 
+
+def memorization_view(request: GenerationRequest | None, key: Key) -> None:
+    st.caption(
+        "Each generated image beside its nearest training image (pixel distance on 32 x 32). "
+        "A ratio well below 1 means the sample is closer to a training image than real images "
+        "of other subjects come: a possible copy (marked COPY?)."
+    )
+    if request is None:
+        st.info("Generate images first; this view checks them.")
+        return
+    try:
+        if not model(request.model_id, key).ours:
+            st.info("The training images of medigan's models are not available to this app.")
+            return
+        if training_set(request.model_id, key) is None:
+            st.info("This model's training images are not on this server.")
+            return
+        view = nearest(request, key)
+    except Exception as err:
+        show_error(err, request.model_id)
+        return
+    st.markdown(f"**{view.summary}**")
+    columns = st.columns(COLUMNS)
+    for i, (sample, near, ratio, flag) in enumerate(
+        zip(view.samples, view.nearest, view.ratio, view.flagged, strict=True)
+    ):
+        mark = " COPY?" if flag else ""
+        columns[(2 * i) % COLUMNS].image(
+            sample, caption=f"synthetic #{i + 1}", width="stretch", output_format="PNG"
+        )
+        columns[(2 * i + 1) % COLUMNS].image(
+            near,
+            caption=f"nearest training, ratio {ratio:.2f}{mark}",
+            width="stretch",
+            output_format="PNG",
+        )
+
+
+def turing_view(choice: appkit.ModelChoice, key: Key) -> None:
+    st.caption(
+        "Ten images, about half real (from the training set: template-derived, not patients) "
+        "and half synthetic. Decide for each; the answers and your score come at the end."
+    )
+    if not choice.ours:
+        st.info("The test needs real training images: pick one of the project's own models.")
+        return
+    state = st.session_state
+    if "turing_seed" not in state:
+        new_turing_test()
+    try:
+        items = turing(choice.model_id, state["turing_seed"], key)
+    except Exception as err:
+        show_error(err, choice.model_id)
+        return
+    answers = state["turing_answers"]
+    if len(answers) < len(items):
+        item = items[len(answers)]
+        st.image(
+            item.png,
+            caption=f"Image {len(answers) + 1} of {len(items)}",
+            width=256,
+            output_format="PNG",
+        )
+        real, synthetic, _ = st.columns([1, 1, 4])
+        real.button("Real", on_click=answer, args=(False,), key="guess_real")
+        synthetic.button("Synthetic", on_click=answer, args=(True,), key="guess_synthetic")
+        return
+    score = appviews.turing_score(items, answers)
+    st.metric("Your score", f"{score.correct} / {score.n}")
+    st.write(score.text())
+    columns = st.columns(min(len(items), 5))
+    for i, (item, guess) in enumerate(zip(items, answers, strict=True)):
+        truth = "SYNTHETIC" if item.synthetic else "real"
+        verdict = "right" if guess == item.synthetic else "wrong"
+        columns[i % len(columns)].image(
+            item.png, caption=f"{truth} ({verdict})", width="stretch", output_format="PNG"
+        )
+    st.button("New test", on_click=new_turing_test, key="turing_new")
+
+
+# ------------------------------------------------------------------ the page
+
+key = appkit.catalog_key()
+try:
+    cat, problems = catalog(key)
+except Exception as err:  # even the catalog failing leaves a page with a message
+    show_error(err, "the model catalog")
+    st.stop()
+state = st.session_state
+if "request" not in state:  # first run of this session: a shared link's request, if any
+    try:
+        state["request"] = appkit.query_request(cat, st.query_params.to_dict())
+    except appkit.InvalidRequest as err:
+        state["request"] = None
+        st.warning(f"The link's settings were ignored: {err}.")
+    if (linked := state["request"]) is not None:  # the widgets show the link's settings
+        state["model"], state["count"], state["seed"] = linked.model_id, linked.count, linked.seed
+        if linked.label is not None:
+            state["label"] = linked.label
+        if linked.truncation in appkit.TRUNCATIONS:
+            state["truncation"] = linked.truncation
+
+with st.sidebar:
+    st.header("Generate")
+    for problem in problems:
+        st.info(problem)
+    modality = st.selectbox("Modality", appkit.modality_choices(cat), key="modality")
+    choices = {c.model_id: c for c in appkit.model_choices(cat, modality)}
+    if state.get("model") not in choices:
+        state["model"] = next(iter(choices))
+    model_id = st.selectbox(
+        "Model", list(choices), format_func=lambda m: choices[m].label, key="model"
+    )
+    choice = choices[model_id]
+    st.caption(f"{choice.card.title}. Status: **{choice.status}**.")
+    if choice.ours:  # load it now (cached), so the first Generate is instant
+        try:
+            model(model_id, key)
+        except Exception as err:
+            show_error(err, model_id)
+    most = appkit.max_count(choice.card)
+    state["count"] = min(int(state.get("count", 16)), most)
+    count = st.slider("Number of images", 1, most, key="count")
+    state.setdefault("seed", 0)
+    seed = st.number_input("Seed", 0, appkit.MAX_SEED, step=1, key="seed")
+    st.button("Random seed", icon=":material/casino:", on_click=new_seed, key="random_seed")
+    classes = appkit.class_options(choice.card)
+    label = None
+    if classes:
+        options = ["balanced (all classes)", *classes]
+        if state.get("label") not in options:
+            state["label"] = options[0]
+        label = st.selectbox("Class", options, key="label")
+        label = None if label not in classes else label
+    truncation = None
+    if appkit.supports_truncation(choice.card):
+        options = ["off", *appkit.TRUNCATIONS]
+        if state.get("truncation") not in options:
+            state["truncation"] = "off"
+        picked = st.select_slider("Truncation", options, key="truncation")
+        truncation = None if picked == "off" else picked
+        st.caption("Truncation redraws noise values beyond the threshold: typical, less diverse.")
+    if choice.status == appkit.NEEDS_INPUT:
+        st.warning("This model needs input images; the app generates from noise only.")
+    elif missing := appkit.missing_packages(choice.card):
+        st.warning(f"This model needs pip packages this server lacks: {', '.join(missing)}.")
+    if st.button(
+        "Generate", type="primary", key="generate", disabled=choice.status == appkit.NEEDS_INPUT
+    ):
+        try:
+            state["request"] = appkit.validate_request(
+                cat, model_id, count, seed, label, truncation
+            )
+            st.query_params.from_dict(appkit.query_params(state["request"]))
+            state["view"] = VIEWS[0]
+        except appkit.InvalidRequest as err:
+            st.error(appkit.user_message(err, model_id))
 
 st.title("Synthetic medical images with GANs")
-with st.sidebar:
-    page = st.radio("Show", ["Generate", "Training data"])
-    count = int(st.slider("Images", min_value=1, max_value=64, value=32))
-    seed = int(st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1))
-
-if page == "Generate":
-    generate_page(count, seed)
-else:
-    dataset_page(count, seed)
+st.warning(appkit.ETHICS, icon="⚠️")
+request = state.get("request")
+tabs = st.tabs(VIEWS, key="view", on_change="rerun")  # only the open tab runs
+with tabs[0]:
+    if tabs[0].open:
+        generate_view(request, key)
+with tabs[1]:
+    if tabs[1].open:
+        card_view(choice, list(choices.values()), key)
+with tabs[2]:
+    if tabs[2].open:
+        interpolation_view(choice, key)
+with tabs[3]:
+    if tabs[3].open:
+        memorization_view(request, key)
+with tabs[4]:
+    if tabs[4].open:
+        turing_view(choice, key)

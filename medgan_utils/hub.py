@@ -31,7 +31,7 @@ import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -333,7 +333,7 @@ def load_catalog(
                 if not download:
                     raise OSError("no copy is cached and downloading was not asked for")
                 fetch_catalog(timeout)
-            when = datetime.fromtimestamp(cached.stat().st_mtime, timezone.utc)
+            when = datetime.fromtimestamp(cached.stat().st_mtime, UTC)
             entries, problems = _read_catalog(cached)
             origin = f"medigan's catalog, downloaded {when:%Y-%m-%d} ({CATALOG_URL})"
         except (OSError, ValueError) as err:

@@ -20,7 +20,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,11 +157,11 @@ def catalog_entry(
             "dataset_type": "synthetic" if data.startswith("builtin") else "unknown",
             "privacy_preservation": None,
             "tags": sorted({*(tags or []), gan, f"{size}x{size}", "medgan-utils"}),
-            "year": str(datetime.now(timezone.utc).year),
+            "year": str(datetime.now(UTC).year),
         },
         "description": {
             "title": title or f"{gan} ({size}x{size}) trained with medgan-utils on {data}",
-            "provided_date": datetime.now(timezone.utc).strftime("%d %B %Y"),
+            "provided_date": datetime.now(UTC).strftime("%d %B %Y"),
             "trained_date": None,
             "provided_after_epoch": meta.get("epochs", len(history) or None),
             "version": "1.0",

@@ -82,7 +82,10 @@ def generate(
     meta = json.loads(model_file.with_suffix(".json").read_text())
     classes = list(meta.get("classes") or [])
     labels = _labels(condition, num_samples, classes)
-    z = torch.randn(num_samples, meta["model_config"].get("latent_dim", 100))  # CPU: any device
+    # Drawn on the CPU (any device gives the same noise), a multiple of 16 rows and sliced,
+    # as medgan_utils.zoo.latent_noise does: torch fills short tails differently.
+    rows = -(-num_samples // 16) * 16
+    z = torch.randn(rows, meta["model_config"].get("latent_dim", 100))[:num_samples]
     G = _load(model_file, meta, device)
     images = []
     for i in range(0, num_samples, 256):

@@ -34,7 +34,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -117,7 +117,7 @@ def load_registry() -> dict[str, dict[str, Any]]:
 
 def _record(model_id: str, **fields: Any) -> None:
     registry = load_registry()
-    registry[model_id] = {**fields, "recorded": datetime.now(timezone.utc).isoformat()}
+    registry[model_id] = {**fields, "recorded": datetime.now(UTC).isoformat()}
     with atomic_path(workspace() / "checksums.json") as tmp:
         tmp.write_text(json.dumps(registry, indent=2, sort_keys=True) + "\n")
 

@@ -28,6 +28,7 @@ __all__ = [
     "generate",
     "export_pngs",
     "interpolate",
+    "latent_noise",
 ]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
@@ -117,6 +118,30 @@ def load_generator(
     return G.to(device).eval(), meta
 
 
+def latent_noise(
+    n: int, latent_dim: int, seed: int, truncation: float | None = None
+) -> torch.Tensor:
+    """The noise of ``n`` images for ``seed``: ``(n, latent_dim)``, drawn on the CPU.
+
+    Row ``i`` is the same whatever ``n``: torch's CPU ``randn`` fills blocks of 16 values
+    differently from shorter tails, so we always draw a multiple of 16 rows and slice.
+    With ``truncation``, values with ``|z| > truncation`` are redrawn from the same seeded
+    stream until none is left (the truncation trick: more typical, less diverse samples).
+    """
+    rng = torch.Generator().manual_seed(seed)
+    rows = -(-n // 16) * 16
+    z = torch.randn(rows, latent_dim, generator=rng)[:n].clone()
+    if truncation is not None:
+        if truncation <= 0:
+            raise ValueError(f"truncation must be positive, got {truncation}")
+        for _ in range(1000):
+            outside = z.abs() > truncation
+            if not outside.any():
+                break
+            z[outside] = torch.randn(int(outside.sum()), generator=rng)
+    return z
+
+
 @torch.no_grad()
 def generate(
     G: Generator,
@@ -144,7 +169,7 @@ def generate(
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
         raise ValueError(f"number of images must be between 1 and {MAX_IMAGES}, got {n!r}")
     config = G.config
-    noise = torch.randn(n, config.latent_dim, generator=torch.Generator().manual_seed(seed))
+    noise = latent_noise(n, config.latent_dim, seed)
     if isinstance(labels, int):
         labels = torch.full((n,), labels, dtype=torch.long)
     if config.conditional and labels is None:
@@ -191,9 +216,7 @@ def interpolate(
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
     d = G.config.latent_dim
-    a, b = (
-        torch.randn(1, d, generator=torch.Generator().manual_seed(s))[0] for s in (seed_a, seed_b)
-    )
+    a, b = (latent_noise(1, d, s)[0] for s in (seed_a, seed_b))
     z = slerp(a, b, torch.linspace(0, 1, steps))
     labels = torch.full((steps,), label, dtype=torch.long) if label is not None else None
     device = next(G.parameters()).device

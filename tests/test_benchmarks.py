@@ -42,3 +42,9 @@ def test_data_loading_tiny(root):
     )
     for row in ("| first build (+ write cache)", "| load from cache", "| DataLoader pass"):
         assert row in out
+
+
+def test_app_benchmark_tiny(root):
+    args = ("--counts", "4", "--sessions", "2", "--load-count", "4", "--repeat", "1")
+    out = _run(root, "app.py", *args, "--no-browser")
+    assert "| cold start to first render" in out and "| load test: 2 sessions x 4 images" in out

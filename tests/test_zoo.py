@@ -14,6 +14,7 @@ from medgan_utils.zoo import (
     export_pngs,
     generate,
     interpolate,
+    latent_noise,
     load_generator,
     save_generator,
     slerp,
@@ -49,6 +50,8 @@ def test_generate_is_seeded_and_independent_of_batching(saved):
     # the noise of image i does not depend on n or the batch size (kernels may round differently)
     assert torch.allclose(a, generate(G, 10, seed=3, batch_size=3), atol=1e-6)
     assert torch.allclose(a[:4], generate(G, 4, seed=3), atol=1e-6)
+    for n in (1, 5, 13, 17, 33):  # including counts whose noise is not a multiple of 16 values
+        assert torch.equal(latent_noise(n, 16, seed=3), latent_noise(40, 16, seed=3)[:n])
     assert not torch.equal(a, generate(G, 10, seed=4))
 
 
