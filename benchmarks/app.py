@@ -23,6 +23,7 @@ import time
 from contextlib import nullcontext
 
 import torch
+from _common import print_table
 
 from medgan_utils.appdriver import (
     AppPage,
@@ -121,10 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{torch.get_num_threads()} threads, {driver}; warm rows: median of {args.repeat}"
     )
     print()
-    print(f"| {'step':<48} | {'time':>9} | {'other':>14} |")
-    print(f"|{'-' * 50}|{'-' * 11}|{'-' * 16}|")
-    for name, t, other in rows:
-        print(f"| {name:<48} | {t:>9} | {other:>14} |")
+    print_table(["step", "time", "other"], rows)
 
 
 if __name__ == "__main__":

@@ -11,23 +11,13 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from _common import print_table, timed
 from torch.utils.data import DataLoader
 
 from medgan_utils.builtin import BuiltinConfig, cache_file, load_builtin
-
-
-def _timed(fn, repeat: int = 1):
-    """Run ``fn`` ``repeat`` times; return its last result and the best time (as timeit)."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return out, best
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,12 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="medgan-bench-") as tmp:
         cache_dir = Path(tmp)
-        ds, t_build = _timed(lambda: load_builtin(config, cache_dir=cache_dir))
+        ds, t_build = timed(lambda: load_builtin(config, cache_dir=cache_dir))
         size_mb = cache_file(config, cache_dir).stat().st_size / 1e6
         rows.append(
             ("first build (+ write cache)", f"{t_build:.2f} s", f"{len(ds) / t_build:,.0f}")
         )
-        cached, t_cache = _timed(lambda: load_builtin(config, cache_dir=cache_dir), args.repeat)
+        cached, t_cache = timed(lambda: load_builtin(config, cache_dir=cache_dir), args.repeat)
         assert torch.equal(cached.images, ds.images)
         rows.append(("load from cache", f"{t_cache:.3f} s", f"{len(ds) / t_cache:,.0f}"))
 
@@ -61,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     def one_pass() -> int:
         return sum(len(batch["image"]) for batch in loader)
 
-    seen, t_pass = _timed(one_pass, args.repeat)
+    seen, t_pass = timed(one_pass, args.repeat)
     assert seen == len(cached)
     rows.append(
         (
@@ -79,10 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         f"cache and loader: best of {args.repeat}"
     )
     print()
-    print(f"| {'step':<36} | {'time':>9} | {'images/s':>10} |")
-    print(f"|{'-' * 38}|{'-' * 11}|{'-' * 12}|")
-    for name, t, rate in rows:
-        print(f"| {name:<36} | {t:>9} | {rate:>10} |")
+    print_table(["step", "time", "images/s"], rows)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ from a disjoint half of the real images. Timings vary with machine load.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from _common import print_table, timed
 
 from medgan_utils.data import load_dataset
 from medgan_utils.features import get_extractor
@@ -27,16 +27,6 @@ from medgan_utils.metrics import (
     precision_recall,
 )
 from medgan_utils.zoo import DEFAULT_MODEL, generate, list_models, load_generator
-
-
-def _timed(fn, repeat: int = 1):
-    """Run ``fn`` ``repeat`` times; return its last result and the best time (as timeit)."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return out, best
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[tuple[str, float, int]] = []
     if DEFAULT_MODEL in list_models():
         G = load_generator(DEFAULT_MODEL)[0]
-        fake, t = _timed(lambda: generate(G, n, seed=0), args.repeat)
+        fake, t = timed(lambda: generate(G, n, seed=0), args.repeat)
         rows.append((f"generate {n} ({DEFAULT_MODEL})", t, n))
         fake_name = DEFAULT_MODEL
     else:
@@ -62,20 +52,20 @@ def main(argv: list[str] | None = None) -> None:
     real, other = real[:n], real[n : 2 * n]  # other: a disjoint real set for the floors
 
     ext = get_extractor(args.extractor)
-    f_real, t = _timed(lambda: ext(real), args.repeat)
+    f_real, t = timed(lambda: ext(real), args.repeat)
     rows.append((f"{ext.name} features, {n} images", t, n))
     f_fake = ext(fake)
-    fid, t = _timed(lambda: frechet_distance(f_real, f_fake), args.repeat)
+    fid, t = timed(lambda: frechet_distance(f_real, f_fake), args.repeat)
     rows.append((f"FID ({ext.dim}-d)", t, 2 * n))
-    (kid, _), t = _timed(lambda: kernel_distance(f_real, f_fake), args.repeat)
+    (kid, _), t = timed(lambda: kernel_distance(f_real, f_fake), args.repeat)
     rows.append(("KID (100 subsets of 1000)", t, 2 * n))
-    (p, r), t = _timed(lambda: precision_recall(f_real, f_fake), args.repeat)
+    (p, r), t = timed(lambda: precision_recall(f_real, f_fake), args.repeat)
     rows.append(("precision + recall (k=3)", t, 2 * n))
-    _, t = _timed(lambda: diversity(fake), args.repeat)
+    _, t = timed(lambda: diversity(fake), args.repeat)
     rows.append(("diversity (500 MS-SSIM pairs)", t, n))
-    _, t = _timed(lambda: memorization(fake, real), args.repeat)
+    _, t = timed(lambda: memorization(fake, real), args.repeat)
     rows.append((f"memorization ({n} vs {n} train)", t, n))
-    report, t = _timed(lambda: evaluate(real, fake, n=n // 2, extractor=ext), 1)
+    report, t = timed(lambda: evaluate(real, fake, n=n // 2, extractor=ext), 1)
     rows.append((f"evaluate() end to end, n={n // 2}", t, 2 * n))
 
     print(
@@ -93,10 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         "FID {:.2f}  KID {:.4f}  precision {:.3f}  recall {:.3f})".format(*floors)
     )
     print()
-    print(f"| {'step':<40} | {'time':>9} | {'images/s':>10} |")
-    print(f"|{'-' * 42}|{'-' * 11}|{'-' * 12}|")
-    for name, t, count in rows:
-        print(f"| {name:<40} | {t:>7.3f} s | {count / t:>10,.0f} |")
+    print_table(
+        ["step", "time", "images/s"],
+        [[name, f"{t:.3f} s", f"{count / t:,.0f}"] for name, t, count in rows],
+    )
 
 
 if __name__ == "__main__":

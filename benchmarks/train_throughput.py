@@ -23,6 +23,7 @@ from contextlib import nullcontext
 from typing import Any
 
 import torch
+from _common import print_table
 from torch import nn
 
 from medgan_utils.models import (
@@ -160,15 +161,6 @@ class ReferenceDCGAN:
         return errD.item(), errG.item(), D_x, D_G_z1, D_G_z2  # what the example prints
 
 
-def _print_table(header: list[str], rows: list[list[str]], left: int = 2) -> None:
-    """Print a markdown table; the first ``left`` columns align left, the others right."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        pairs = enumerate(zip(row, widths, strict=True))
-        cells = [c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in pairs]
-        print("| " + " | ".join(cells) + " |")
-
-
 def matmul_gflops(n: int, dtype: torch.dtype, device: torch.device, repeat: int = 5) -> float:
     """Median GFLOP/s of an ``n x n`` by ``n x n`` matmul (``2 n^3`` FLOPs), after warmup.
 
@@ -304,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         n = args.matmul_size
         rows.append([f"matmul {n}x{n}", dtype_name, "", "", f"{rate:,.1f}", ""])
     print()
-    _print_table(["step", "precision", "images/s", "ours/ref", "GFLOP/s", "% of matmul"], rows)
+    print_table(["step", "precision", "images/s", "ours/ref", "GFLOP/s", "% of matmul"], rows, 2)
     print()
     print(
         f"generation latency of {gen_title}; generate(G, n, seed=0), "
@@ -312,7 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print()
     rows = [[str(n), f"{1e3 * t:.1f}", f"{n / t:,.0f}"] for n, t in latency]
-    _print_table(["images per call", "ms per call", "images/s"], rows, left=0)
+    print_table(["images per call", "ms per call", "images/s"], rows, left=0)
 
 
 if __name__ == "__main__":
