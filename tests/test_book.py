@@ -61,3 +61,23 @@ def test_requirements_txt_installs_the_package_with_pinned_torch():
     assert ".[app,book]" in lines  # the package itself, with the app and book extras
     makefile = (ROOT / "Makefile").read_text()
     assert "TORCH ?= torch==2.13.0" in makefile
+
+
+def test_every_dashboard_notebook_executes():
+    """The standalone Voila dashboards run top to bottom and display their widget."""
+    import nbclient
+    import nbformat
+
+    dashboards = sorted((ROOT / "notebooks" / "dashboards").glob("*.ipynb"))
+    assert dashboards
+    for path in dashboards:
+        nb = nbformat.read(path, as_version=4)
+        nbclient.NotebookClient(
+            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": path.parent}}
+        ).execute()
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"], path.name
+        widgets = [
+            o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+        ]
+        assert widgets, f"{path.name} displays no widget"
