@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .readers import DataError
+from .weights import load_state, read_json
 
 __all__ = [
     "DOMAIN_ENCODER_DIR",
@@ -228,23 +228,14 @@ def save_domain_encoder(
 
 @lru_cache(maxsize=4)
 def _load_cached(folder: str) -> DomainEncoder:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    meta_file, weights = Path(folder) / "encoder.json", Path(folder) / "encoder.safetensors"
-    try:
-        config = DomainEncoderConfig.from_dict(json.loads(meta_file.read_text())["config"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise DataError(meta_file, f"unreadable domain-encoder config ({err})") from err
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError) as err:
-        raise DataError(weights, f"missing or corrupt domain-encoder weights ({err})") from err
-    model = DomainEncoder(config)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise DataError(weights, "weights do not match encoder.json") from err
+    config, _ = read_json(
+        Path(folder) / "encoder.json",
+        lambda d: DomainEncoderConfig.from_dict(d["config"]),
+        "domain-encoder config",
+    )
+    model = load_state(
+        DomainEncoder(config), Path(folder) / "encoder.safetensors", "encoder weights"
+    )
     return model.eval()
 
 

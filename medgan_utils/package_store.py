@@ -33,7 +33,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -173,15 +173,7 @@ def _install(model_id: str, archive: Path, entry: Mapping[str, Any], record: dic
         )
     models = workspace() / "models"
     dest = models / model_id
-    tmp = Path(tempfile.mkdtemp(dir=models, prefix=f".{model_id}."))
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(tmp)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    _install_dir(dest, lambda tmp: _extract(archive, tmp))
     _record(
         model_id,
         package=entry["execution"]["package_name"],
@@ -287,14 +279,7 @@ def _ensure_local(model_id: str, entry: Mapping[str, Any], folder: Path) -> Path
                 "it (remove the folder and it is built again)",
             )
         return dest
-    tmp = Path(tempfile.mkdtemp(dir=models, prefix=f".{model_id}."))
-    try:
-        build_package(folder, tmp / entry["execution"]["package_name"])
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    _install_dir(dest, lambda tmp: build_package(folder, tmp / entry["execution"]["package_name"]))
     _record(
         model_id,
         package=entry["execution"]["package_name"],
@@ -368,3 +353,20 @@ def package_status(model_id: str, local: str | Path | None = None) -> tuple[bool
         return on_disk, sum(f.stat().st_size for f in files) if on_disk else None
     record = load_registry().get(model_id) or {}
     return (workspace() / "models" / model_id).exists() and bool(record), record.get("size")
+
+
+def _extract(archive: Path, folder: Path) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(folder)
+
+
+def _install_dir(dest: Path, fill: Callable[[Path], object]) -> None:
+    """Fill a temporary folder beside ``dest``, then swap it in: never a half-written package."""
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        fill(tmp)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

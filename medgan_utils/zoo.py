@@ -16,6 +16,7 @@ import torch
 from .models import DCGANConfig, Generator
 from .readers import DataError
 from .settings import atomic_path
+from .weights import load_state, read_json
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -95,26 +96,13 @@ def load_generator(
         DataError: unknown model, missing or unreadable JSON, corrupt weights, or weights
             that do not fit the configuration; the message names the file.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     folder = model_path(model)
-    meta_file, weights = folder / "generator.json", folder / "generator.safetensors"
-    try:
-        meta = json.loads(meta_file.read_text())
-        config = DCGANConfig.from_dict(meta["model_config"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise DataError(meta_file, f"unreadable model config ({err})") from err
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError) as err:
-        raise DataError(weights, f"corrupt or unreadable weights ({err})") from err
-    G = Generator(config)
-    try:
-        G.load_state_dict(state)
-    except RuntimeError as err:
-        first = str(err).splitlines()[1:2] or [str(err)]
-        raise DataError(weights, f"weights do not match the config: {first[0].strip()}") from err
+    config, meta = read_json(
+        folder / "generator.json",
+        lambda d: DCGANConfig.from_dict(d["model_config"]),
+        "model config",
+    )
+    G = load_state(Generator(config), folder / "generator.safetensors", "weights")
     return G.to(device).eval(), meta
 
 
