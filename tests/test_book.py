@@ -21,6 +21,24 @@ def _toc_files() -> list[str]:
     return files
 
 
+def _broken_links(html: Path) -> list[str]:
+    """Internal ``href``/``src`` targets of the built pages that do not exist."""
+    import re
+    from urllib.parse import unquote, urlparse
+
+    broken = []
+    for page in html.rglob("*.html"):
+        if page.relative_to(html).parts[0] in ("_static", "_sources"):  # theme templates
+            continue
+        for target in re.findall(r'(?:href|src)="([^"]+)"', page.read_text()):
+            url = urlparse(target)
+            if url.scheme or target.startswith(("#", "mailto:", "//")) or not url.path:
+                continue
+            if not (page.parent / unquote(url.path)).resolve().exists():
+                broken.append(f"{page.relative_to(html)} -> {target}")
+    return broken
+
+
 def test_every_notebook_is_in_the_toc():
     notebooks = {str(p.relative_to(ROOT).with_suffix("")) for p in ROOT.glob("notebooks/*.ipynb")}
     assert notebooks and notebooks <= set(_toc_files())
@@ -43,6 +61,7 @@ def test_book_builds_in_quick_mode(tmp_path):
     html = tmp_path / "_build" / "html"
     for page in _toc_files():
         assert (html / f"{page}.html").exists(), page
+    assert not _broken_links(html), "broken internal links"
     for notebook in ROOT.glob("notebooks/*.ipynb"):
         chapter = (html / "notebooks" / f"{notebook.stem}.html").read_text()
         assert "Traceback" not in chapter, notebook.name
