@@ -329,7 +329,11 @@ def load_classifier(
     except (SafetensorError, OSError, KeyError, TypeError, ValueError) as err:
         raise DataError(path, f"not a classifier checkpoint ({err})") from err
     model = LesionClassifier(config)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:  # the same message zoo and features give (weights.load_state)
+        first = str(err).splitlines()[1:2] or [str(err)]
+        raise DataError(path, f"weights do not match the config: {first[0].strip()}") from err
     return model.to(device).eval(), meta
 
 
