@@ -207,6 +207,19 @@ class TuringScore:
     real_kept: int  # real images called real
     n_real: int
 
+    @classmethod
+    def from_answers(cls, truth: Sequence[bool], answers: Sequence[bool]) -> TuringScore:
+        """Counts from each image's truth and answer (``True`` = synthetic)."""
+        pairs = list(zip(truth, answers, strict=True))
+        return cls(
+            correct=sum(t == a for t, a in pairs),
+            n=len(pairs),
+            synthetic_caught=sum(t and a for t, a in pairs),
+            n_synthetic=sum(truth),
+            real_kept=sum(not t and not a for t, a in pairs),
+            n_real=len(truth) - sum(truth),
+        )
+
     @property
     def accuracy(self) -> float:
         return self.correct / self.n if self.n else 0.0
@@ -225,13 +238,4 @@ def turing_score(items: Sequence[TuringItem], guesses: Sequence[bool]) -> Turing
     """Score guesses (``True``: "synthetic") against the truth."""
     if len(guesses) != len(items):
         raise InvalidRequest(f"{len(guesses)} answers for {len(items)} images")
-    truth = [it.synthetic for it in items]
-    pairs = list(zip(truth, guesses, strict=True))
-    return TuringScore(
-        correct=sum(t == g for t, g in pairs),
-        n=len(items),
-        synthetic_caught=sum(t and g for t, g in pairs),
-        n_synthetic=sum(truth),
-        real_kept=sum(not t and not g for t, g in pairs),
-        n_real=len(truth) - sum(truth),
-    )
+    return TuringScore.from_answers([it.synthetic for it in items], guesses)

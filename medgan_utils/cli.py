@@ -2,7 +2,8 @@
 
     medgan data info PATH|builtin|builtin-labelled [--image-size 64] [--on-error skip] [--json]
     medgan train --data builtin|PATH --image-size 64 --epochs N --out runs/NAME [--resume]
-    medgan generate --model NAME|PATH|CATALOG_ID -n 16 --seed 0 --out DIR [--catalog FILE]
+    medgan generate --model NAME|PATH|CATALOG_ID -n 16 --seed 0 --out DIR [--format dicom]
+    medgan card NAME|RUN_DIR [--out FILE]
     medgan models list [--modality MRI] [--anatomy brain] [--type DCGAN] [--json]
     medgan models show|fetch ID
     medgan export-medigan RUN_DIR --out FILE.zip [--model-id 00000_DCGAN_BRAIN_MRI_64]
@@ -50,7 +51,9 @@ def _train(args: argparse.Namespace) -> int:
     from .runs import train_run
     from .train import TrainConfig
 
-    data_options = {"n_subjects": args.n_subjects} if args.n_subjects else {}
+    data_options: dict[str, int] = {"n_subjects": args.n_subjects} if args.n_subjects else {}
+    if args.data_seed is not None:
+        data_options["seed"] = args.data_seed
     num_classes = 0
     if args.conditional:
         from .data import load_dataset
@@ -86,6 +89,7 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         data_options=data_options,
         command=["medgan", *args.argv],
+        only_class=args.only_class,
     )
     last = trainer.history[-1] if trainer.history else {}
     print(
@@ -99,12 +103,32 @@ def _generate(args: argparse.Namespace) -> int:
     from .zoo import export_pngs, generate, load_generator
 
     if _catalog_model(args):
+        if args.format != "png":
+            raise ValueError("--format dicom works with our models, not medigan's catalog")
         return _generate_catalog(args)
     G, meta = load_generator(args.model)
     images = generate(G, args.n, seed=args.seed, labels=args.label)
     name = Path(str(args.model)).name if Path(str(args.model)).exists() else str(args.model)
+    if args.format == "dicom":
+        from .dicom_export import export_dicom
+
+        files = export_dicom(images, args.out, model=name, seed=args.seed)
+        print(f"wrote {len(files)} synthetic DICOM files (one series) to {args.out}")
+        return 0
     files = export_pngs(images, args.out, model=name, seed=args.seed)
     print(f"wrote {len(files) - 1} images and grid.png to {args.out}")
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    from .cards import card_for, write_model_card
+
+    if args.out:
+        print(
+            f"wrote the model card of {args.model} to {write_model_card(args.model, out=args.out)}"
+        )
+    else:
+        print(card_for(args.model), end="")
     return 0
 
 
@@ -329,6 +353,7 @@ def _finetune(args: argparse.Namespace) -> int:
         n_bootstrap=args.bootstrap,
         seed=args.seed,
         sampling=args.sampling,
+        pretrained=args.pretrained,
     )
     results = run_experiments(
         real, args.synthetic, [n_real], [args.strategy], config, checkpoint_dir=args.checkpoints
@@ -337,6 +362,39 @@ def _finetune(args: argparse.Namespace) -> int:
         print(json.dumps({"config": asdict(config), "results": [r.to_dict() for r in results]}))
     else:
         print("\n".join(r.to_text() for r in results))
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from .audit import audit_dataset, subgroup_metrics
+    from .classifier import load_classifier, predict
+    from .finetune import as_labelled
+
+    model, meta = load_classifier(args.model)
+    options = {"n_subjects": args.n_subjects} if args.n_subjects else {}
+    if args.data_seed is not None:
+        options["seed"] = args.data_seed
+    ds = load_dataset(args.data, model.config.image_size, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the audit lists its warnings itself
+        dataset = audit_dataset(ds, args.group, source=args.data)
+    data = as_labelled(ds, meta.get("positive_class"), name=args.data)
+    report = subgroup_metrics(
+        data.targets.numpy(),
+        predict(model, data.images),
+        [m.groups[args.group] for m in ds.meta],
+        threshold=args.threshold,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        clusters=data.subjects,
+        attribute=args.group,
+    )
+    if args.json:
+        out = {"model": str(args.model), "data": args.data, "subgroups": report.to_dict()}
+        print(json.dumps({**out, "dataset": dataset.to_dict()}))
+    else:
+        print(f"{args.model} on {args.data}, per {args.group}:\n{report.to_text()}\n")
+        print(dataset.to_text())
     return 0
 
 
@@ -385,6 +443,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--spectral-norm", action="store_true")
     train.add_argument("--conditional", action="store_true", help="condition on class labels")
     train.add_argument("--n-subjects", type=int, help="virtual subjects of the built-in set")
+    train.add_argument(
+        "--data-seed",
+        type=int,
+        help="seed of the built-in set's virtual subjects (another seed: other subjects)",
+    )
+    train.add_argument(
+        "--class",
+        dest="only_class",
+        help="train an unconditional generator on this class of a labelled set only",
+    )
     train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
     train.add_argument("--device", default="auto")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -398,8 +466,21 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--label", type=int, help="class index for a conditional generator")
     gen.add_argument("--out", required=True, help="output folder (must be new or empty)")
+    gen.add_argument(
+        "--format",
+        choices=("png", "dicom"),
+        default="png",
+        help="PNG files and a grid (default), or DICOM secondary captures; both marked synthetic",
+    )
     gen.set_defaults(func=_generate)
     _add_medigan_commands(commands, gen)
+
+    card = commands.add_parser(
+        "card", help="write a model's card from its recorded files (Markdown)"
+    )
+    card.add_argument("model", help="shipped model name or run folder of `medgan train`")
+    card.add_argument("--out", help="the Markdown file to write (default: print it)")
+    card.set_defaults(func=_card)
 
     metrics = commands.add_parser(
         "metrics", help="score generated images against real ones, each beside its floor"
@@ -414,11 +495,22 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.set_defaults(func=_metrics)
     ft = commands.add_parser("finetune", help="does synthetic data help a lesion classifier?")
     ft.add_argument("--real", required=True, help="'builtin-labelled' or a labelled path")
-    ft.add_argument("--synthetic", help="synthetic folder, labelled path or conditional model")
+    ft.add_argument(
+        "--synthetic",
+        help="synthetic-dataset folder, labelled path, conditional model, or one model per "
+        "class as CLASS=MODEL,CLASS=MODEL (the shipped pair: "
+        "lesion=brain-mri-lesion-dcgan-64,no_lesion=brain-mri-dcgan-64)",
+    )
+    ft.add_argument(
+        "--pretrained",
+        help="for --strategy pretrain: start from this classifier (a checkpoint, the shipped "
+        "'lesion-classifier-synthetic', or 'imagenet' with torchvision) instead of "
+        "pre-training on --synthetic",
+    )
     ft.add_argument("--n-real", default="all", help="real training images, or 'all'")
     ft.add_argument("--strategy", choices=("real", "pretrain", "mix", "synthetic"), default="real")
     ft.add_argument("--seed", type=int, default=0)
-    ft.add_argument("--epochs", type=int, default=30, help="most epochs (early stopping)")
+    ft.add_argument("--epochs", type=int, default=40, help="most epochs (early stopping)")
     ft.add_argument("--pretrain-epochs", type=int, help="synthetic pre-training epochs")
     ft.add_argument("--mix-ratio", type=float, default=1.0, help="synthetic per real image")
     ft.add_argument("--n-synthetic", type=int, default=1000, help="images from a generator")
@@ -429,6 +521,18 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--quiet", action="store_true", help="no progress bars")
     ft.add_argument("--json", action="store_true", help="print JSON for machines")
     ft.set_defaults(func=_finetune)
+
+    audit = commands.add_parser("audit", help="per-group performance of a classifier, and the data")
+    audit.add_argument("--model", required=True, help="classifier file (save_classifier)")
+    audit.add_argument("--data", required=True, help="'builtin-labelled' or a labelled path")
+    audit.add_argument("--group", default="site", help="group attribute of the images")
+    audit.add_argument("--n-subjects", type=int, help="virtual subjects of the built-in set")
+    audit.add_argument("--data-seed", type=int, help="built-in set's seed (other subjects)")
+    audit.add_argument("--threshold", type=float, default=0.5, help="score of a positive call")
+    audit.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples (slow)")
+    audit.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    audit.add_argument("--json", action="store_true", help="print JSON for machines")
+    audit.set_defaults(func=_audit)
     return parser
 
 

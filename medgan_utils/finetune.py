@@ -32,7 +32,7 @@ Example:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from .classifier import (
     bootstrap_resamples,
     check_images,
     fit_classifier,
+    load_classifier,
     predict,
     save_classifier,
 )
@@ -63,14 +64,22 @@ __all__ = [
     "ExperimentResult",
     "as_labelled",
     "synthetic_images",
+    "parse_per_class",
+    "BUILTIN_SYNTHETIC",
     "split_real",
     "sample_real",
     "train_strategy",
+    "start_from",
     "run_experiments",
     "plot_auroc_vs_n",
+    "results_table",
 ]
 
 STRATEGIES = ("real", "pretrain", "mix", "synthetic")
+
+#: The shipped labelled synthetic source for the built-in labelled set: one generator per
+#: class (a class-conditional DCGAN collapsed on these data; see the lesion model's card).
+BUILTIN_SYNTHETIC = {"lesion": "brain-mri-lesion-dcgan-64", "no_lesion": "brain-mri-dcgan-64"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,10 @@ class FinetuneConfig:
         positive_class: the class scored as positive; default ``"lesion"`` when the set has
             it, else its first class.
         sampling: how :func:`sample_real` picks the ``N`` images ("spread" or "few-subjects").
+        pretrained: for ``pretrain``, start from this classifier instead of pre-training on
+            the synthetic set in the run: a checkpoint path, the shipped
+            ``"lesion-classifier-synthetic"`` (pre-trained on synthetic scans only), or
+            ``"imagenet"`` (torchvision's ImageNet ResNet-18; needs torchvision and internet).
 
     Example:
         >>> FinetuneConfig(fit=FitConfig(epochs=1), n_bootstrap=100).mix_ratio
@@ -107,6 +120,7 @@ class FinetuneConfig:
     seed: int = 0
     positive_class: str | None = None
     sampling: str = "spread"
+    pretrained: str | None = None
 
     def __post_init__(self) -> None:
         if self.mix_ratio < 0 or self.n_synthetic < 1 or self.n_bootstrap < 1:
@@ -198,7 +212,11 @@ def synthetic_images(
             :func:`~medgan_utils.synthetic.build_synthetic_dataset`; a conditional
             :class:`~medgan_utils.models.Generator` with two classes (or a model name or
             folder holding one), from which ``config.n_synthetic`` images are generated,
-            balanced between the classes; or any labelled path ``load_dataset`` reads.
+            balanced between the classes; one generator per class as a mapping
+            ``{class: model}`` (or the text ``"lesion=MODEL,no_lesion=MODEL"``), whose
+            ``n_synthetic`` images, split evenly, are made by
+            :func:`~medgan_utils.synthetic.build_synthetic_dataset` through medigan; or any
+            labelled path ``load_dataset`` reads.
         classes: the real set's classes; a generator's label ``i`` is ``classes[i]`` unless
             its ``generator.json`` lists its own classes.
 
@@ -210,6 +228,10 @@ def synthetic_images(
 
     config = config or FinetuneConfig()
     size = config.classifier.image_size
+    if isinstance(source, str) and "=" in source:
+        source = parse_per_class(source)
+    if isinstance(source, Mapping):
+        return _per_class(source, config)
     if isinstance(source, (MedicalImageDataset, Subset, LabelledImages)):
         return as_labelled(source, config.positive_class, "synthetic set")
     meta: dict[str, Any] = {}
@@ -243,6 +265,55 @@ def synthetic_images(
     positive = names.index(_positive(names, config.positive_class))
     subjects = np.array([f"synthetic:{i}" for i in range(len(images))])
     return LabelledImages(images, (labels == positive).long(), subjects)
+
+
+def parse_per_class(text: str) -> dict[str, str]:
+    """``"lesion=A,no_lesion=B"`` -> ``{"lesion": "A", "no_lesion": "B"}``.
+
+    Raises:
+        ValueError: an item without ``=`` or fewer than two classes.
+    """
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs) or len(pairs) < 2:
+        raise ValueError(
+            f"expected CLASS=MODEL,CLASS=MODEL (one generator per class), got {text!r}"
+        )
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _per_class(models: Mapping[str, Any], config: FinetuneConfig) -> LabelledImages:
+    """Images of one unconditional generator per class, via the synthetic-dataset builder."""
+    import tempfile
+
+    from .hub import load_catalog
+    from .synthetic import build_synthetic_dataset, load_synthetic_dataset
+    from .zoo import list_models
+
+    if len(models) < 2:
+        raise DataError(
+            "synthetic set", f"one generator per class needs 2 classes, got {dict(models)}"
+        )
+    ours = list_models()
+    # Run folders join the catalog as local models named after the folder; medigan's
+    # catalog is fetched only for a model that is neither ours nor a folder (medigan's own).
+    local = {
+        f"local-{Path(m).name}": str(m)
+        for m in models.values()
+        if str(m) not in ours and Path(m).is_dir()
+    }
+    named = {v: k for k, v in local.items()}
+    ids = {named.get(str(model), str(model)): name for name, model in models.items()}
+    if len(ids) < len(models):
+        raise DataError("synthetic set", f"each class needs its own generator: {dict(models)}")
+    remote = [m for m in ids if m not in ours and m not in local]
+    catalog = load_catalog(local_models=local, download=bool(remote))
+    per_class = max(config.n_synthetic // len(models), 1)
+    with tempfile.TemporaryDirectory(prefix="medgan-synthetic-") as tmp:
+        build_synthetic_dataset(
+            list(ids), per_class, tmp, config.seed, catalog=catalog, class_of=ids
+        )
+        data = load_synthetic_dataset(tmp, config.classifier.image_size)
+    return as_labelled(data, config.positive_class, "synthetic set")
 
 
 def split_real(
@@ -316,6 +387,34 @@ def _balanced_sample(data: LabelledImages, n: int, seed: int) -> LabelledImages:
     return data.take(np.sort(idx))
 
 
+def _needs_synthetic(strategy: str, config: FinetuneConfig) -> bool:
+    return strategy != "real" and not (strategy == "pretrain" and config.pretrained is not None)
+
+
+def start_from(pretrained: str, classifier: ClassifierConfig) -> tuple[LesionClassifier, int]:
+    """The starting classifier of ``pretrain`` and the synthetic images it was trained on.
+
+    Args:
+        pretrained: ``"imagenet"``, a shipped classifier name or a checkpoint path.
+        classifier: the architecture the experiment expects (its ``image_size`` must match).
+
+    Raises:
+        DataError: a checkpoint for another image size.
+        RuntimeError: ``"imagenet"`` without a working torchvision.
+    """
+    if pretrained == "imagenet":
+        config = replace(classifier, arch="resnet18-imagenet")
+        return LesionClassifier(config, imagenet=True), 0
+    model, meta = load_classifier(pretrained)
+    if model.config.image_size != classifier.image_size:
+        raise DataError(
+            pretrained,
+            f"takes {model.config.image_size}x{model.config.image_size} images, the "
+            f"experiment uses {classifier.image_size}",
+        )
+    return model, int(meta.get("n_synthetic", 0))
+
+
 def train_strategy(
     strategy: str,
     real: LabelledImages,
@@ -332,13 +431,19 @@ def train_strategy(
     config = config or FinetuneConfig()
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    if strategy != "real" and synthetic is None:
+    if _needs_synthetic(strategy, config) and synthetic is None:
         raise DataError("synthetic set", f"strategy {strategy!r} needs a synthetic set")
     fit = replace(config.fit, seed=config.seed)
     torch.manual_seed(config.seed)  # every strategy starts from the same initial weights
     model = LesionClassifier(config.classifier)
     if strategy == "real":
         return model, fit_classifier(model, real.pair(), val.pair(), fit), 0
+    if strategy == "pretrain" and config.pretrained is not None:
+        model, n_syn = start_from(config.pretrained, config.classifier)
+        history = fit_classifier(
+            model, real.pair(), val.pair(), replace(fit, lr=config.finetune_lr)
+        )
+        return model, history, n_syn
     assert synthetic is not None
     if strategy == "synthetic":
         return model, fit_classifier(model, synthetic.pair(), val.pair(), fit), len(synthetic)
@@ -385,6 +490,15 @@ class ExperimentResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentResult:
+        """The inverse of :meth:`to_dict` (results saved as JSON)."""
+
+        def est(d: dict[str, Any] | None) -> dict[str, Estimate] | None:
+            return None if d is None else {k: Estimate(**v) for k, v in d.items()}
+
+        return cls(**{**data, "metrics": est(data["metrics"]), "vs_real": est(data["vs_real"])})
+
     def to_text(self) -> str:
         head = f"{self.strategy:<9} N={self.n_real:<5}"
         parts = [f"{k} {v.to_text()}" for k, v in self.metrics.items()]
@@ -426,9 +540,10 @@ def run_experiments(
         if s not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {s!r}")
     syn = None
-    if len(order) > 1:
+    needs = [s for s in order if _needs_synthetic(s, config)]
+    if needs:
         if synthetic is None:
-            raise DataError("synthetic set", f"strategies {order[1:]} need --synthetic")
+            raise DataError("synthetic set", f"strategies {needs} need --synthetic")
         syn = synthetic_images(synthetic, config, classes)
         check_images(syn.images, config.classifier, "synthetic set")
         if set(syn.subjects) & set(test.subjects):
@@ -501,3 +616,21 @@ def plot_auroc_vs_n(
     ax.legend()
     ax.grid(alpha=0.3)
     return ax.figure
+
+
+def results_table(results: Sequence[ExperimentResult]) -> Any:
+    """One row per (N, strategy): every metric as ``value [low, high]`` and the paired
+    AUROC difference to real-only, as a pandas ``DataFrame``."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {
+            "N real": r.n_real,
+            "strategy": r.strategy,
+            "synthetic": r.n_synthetic,
+        }
+        row.update({k: v.to_text() for k, v in r.metrics.items()})
+        row["AUROC vs real"] = "" if r.vs_real is None else r.vs_real["auroc"].to_text(signed=True)
+        rows.append(row)
+    return pd.DataFrame(rows)

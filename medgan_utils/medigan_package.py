@@ -105,8 +105,9 @@ def catalog_entry(
 
     meta = json.loads((model_path(model) / META).read_text())
     cfg = meta["model_config"]
-    size, classes = cfg["image_size"], list(meta.get("classes") or [])
     conditional = bool(cfg.get("num_classes"))
+    # An unconditional generator of one class (``medgan train --class``) takes no condition.
+    size, classes = cfg["image_size"], list(meta.get("classes") or []) if conditional else []
     gan = "Conditional DCGAN" if conditional else "DCGAN"
     data = str(meta.get("data", "unknown"))
     if data in ("builtin", "builtin-labelled"):

@@ -80,7 +80,8 @@ def generate(
     device = torch.device(f"cuda:{gpu_id or 0}" if cuda else "cpu")
     model_file = Path(model_file)
     meta = json.loads(model_file.with_suffix(".json").read_text())
-    classes = list(meta.get("classes") or [])
+    conditional = bool(meta["model_config"].get("num_classes"))
+    classes = list(meta.get("classes") or []) if conditional else []  # one-class models
     labels = _labels(condition, num_samples, classes)
     # Drawn on the CPU (any device gives the same noise), a multiple of 16 rows and sliced,
     # as medgan_utils.zoo.latent_noise does: torch fills short tails differently.

@@ -24,7 +24,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch.utils.data import Subset
 
 from .callbacks import Checkpoint, ProgressBar, SampleGrid
 from .data import load_dataset
@@ -64,6 +66,7 @@ def train_run(
     data_options: dict[str, Any] | None = None,
     callbacks: Sequence[Callback] = (),
     command: Sequence[str] | None = None,
+    only_class: str | None = None,
 ) -> GANTrainer:
     """Train on ``data`` into the run folder ``out`` (or continue it with ``resume``).
 
@@ -75,6 +78,8 @@ def train_run(
             ``config.epochs``; reaches the same weights as an uninterrupted run.
         data_options: passed to :func:`load_dataset` (e.g. ``{"n_subjects": 96}``).
         command: the command line to record in ``run.json``.
+        only_class: train an unconditional generator on this class of a labelled set only
+            (one generator per class, e.g. ``"lesion"``).
 
     Raises:
         DataError: ``out`` holds a different run or no checkpoint to resume; bad data.
@@ -86,6 +91,8 @@ def train_run(
         "model_config": model_config.to_dict(),
         "train_config": asdict(config),
     }
+    if only_class is not None:
+        spec["only_class"] = only_class
     run_file = out / "run.json"
     previous: dict[str, Any] = {}
     if run_file.exists():
@@ -103,21 +110,31 @@ def train_run(
     elif out.exists() and any(out.iterdir()):
         raise DataError(out, "is not empty and is not a run folder; choose a new --out")
 
-    dataset = load_dataset(data, model_config.image_size, **(data_options or {}))
-    if model_config.conditional and len(dataset.classes) != model_config.num_classes:
+    dataset: Any = load_dataset(data, model_config.image_size, **(data_options or {}))
+    classes = dataset.classes
+    if only_class is not None:
+        if model_config.conditional:
+            raise ValueError("only_class trains an unconditional generator; drop --conditional")
+        if only_class not in classes:
+            raise DataError(data, f"has no class {only_class!r} (classes: {classes})")
+        keep = np.flatnonzero(dataset.labels.numpy() == classes.index(only_class))
+        dataset, classes = Subset(dataset, keep.tolist()), []  # unconditional
+    if model_config.conditional and len(classes) != model_config.num_classes:
         raise DataError(
             data,
-            f"{len(dataset.classes)} classes {dataset.classes} for a generator conditioned on "
+            f"{len(classes)} classes {classes} for a generator conditioned on "
             f"{model_config.num_classes}",
         )
-    if dataset.images.shape[1] != model_config.channels:
+    if dataset[0]["image"].shape[0] != model_config.channels:
         raise DataError(
             data,
             f"images have {dataset.images.shape[1]} channel(s), config wants "
             f"{model_config.channels}",
         )
     out.mkdir(parents=True, exist_ok=True)
-    info = {"data": str(data), "classes": dataset.classes}
+    info: dict[str, Any] = {"data": str(data), "classes": classes}
+    if only_class is not None:
+        info["only_class"] = only_class  # every image shows this class
     all_callbacks: list[Callback] = [SampleGrid(out / "samples"), Checkpoint(out, info)]
     if progress:
         all_callbacks.insert(0, ProgressBar())
@@ -134,17 +151,32 @@ def train_run(
         "wall_time_s": previous.get("wall_time_s", 0.0),
     }
     _write_json(run_file, record)
-    start = time.perf_counter()
+    trainer.callbacks.append(_RunClock(record, run_file))
     trainer.fit(dataset)
-    record["epochs_done"] = trainer.epoch
-    record["wall_time_s"] = round(record["wall_time_s"] + time.perf_counter() - start, 1)
-    _write_json(run_file, record)
     # The exported generator describes where it came from (its model card's raw material).
     meta_file = out / "generator.json"
     meta = json.loads(meta_file.read_text())
     provenance = ("command", "hardware", "precision", "n_images", "data_options", "wall_time_s")
+    provenance += ("only_class",) if only_class is not None else ()
     _write_json(meta_file, {**meta, **{k: record[k] for k in provenance}})
     return trainer
+
+
+class _RunClock(Callback):
+    """Adds each epoch's wall time to ``run.json`` when the epoch ends, so a run that is
+    stopped and resumed still records (nearly) all the time it took."""
+
+    def __init__(self, record: dict[str, Any], path: Path) -> None:
+        self.record, self.path, self.last = record, path, time.perf_counter()
+
+    def on_train_begin(self, trainer: GANTrainer) -> None:
+        self.last = time.perf_counter()
+
+    def on_epoch_end(self, trainer: GANTrainer, logs: dict[str, float]) -> None:
+        now = time.perf_counter()
+        self.record["wall_time_s"] = round(self.record["wall_time_s"] + now - self.last, 1)
+        self.record["epochs_done"], self.last = trainer.epoch, now
+        _write_json(self.path, self.record)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -315,6 +315,7 @@ def build_synthetic_dataset(
     *,
     catalog: Catalog | str | Path | None = None,
     conditions: Mapping[str, Sequence[Any]] | None = None,
+    class_of: Mapping[str, str] | None = None,
     **kwargs: Any,
 ) -> Path:
     """Generate ``n`` images per model (per class for conditional models) with a manifest.
@@ -330,6 +331,9 @@ def build_synthetic_dataset(
         seed: every (model, class) call is seeded with it.
         conditions: classes to generate per model id; default the card's classes for
             conditional models of ours (medigan's cards do not list classes).
+        class_of: the class an unconditional model's images belong to, by model id (one
+            generator per class, e.g. ``{"brain-mri-lesion-dcgan-64": "lesion"}``); it is
+            written to the manifest's ``label`` column.
         **kwargs: passed to every :func:`generate` call.
 
     Returns:
@@ -348,8 +352,9 @@ def build_synthetic_dataset(
             sub = out / re.sub(r"[^A-Za-z0-9_-]", "-", card.model_id)
             sub = sub / str(label) if label is not None else sub
             files = generate(card.model_id, n, seed, out=sub, catalog=catalog, **extra)
+            named = (class_of or {}).get(model, (class_of or {}).get(card.model_id, ""))
             for i, f in enumerate(files):
-                label_text = "" if label is None else str(label)
+                label_text = named if label is None else str(label)
                 rows.append((f.relative_to(out).as_posix(), card.model_id, seed, i, label_text))
     manifest = out / MANIFEST
     with manifest.open("w", newline="") as f:

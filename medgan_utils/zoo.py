@@ -28,13 +28,17 @@ __all__ = [
     "load_generator",
     "generate",
     "export_pngs",
+    "synthetic_stem",
     "interpolate",
     "latent_noise",
 ]
 
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 # name -> folder under medgan_utils/pretrained (weights committed; model card beside them)
-SHIPPED_MODELS: dict[str, str] = {"brain-mri-dcgan-64": "brain_mri_dcgan_64"}
+SHIPPED_MODELS: dict[str, str] = {
+    "brain-mri-dcgan-64": "brain_mri_dcgan_64",
+    "brain-mri-lesion-dcgan-64": "brain_mri_lesion_dcgan_64",
+}
 DEFAULT_MODEL = "brain-mri-dcgan-64"
 MAX_IMAGES = 10_000  # per call: 10k 128x128 fp32 images are 650 MB
 
@@ -212,6 +216,14 @@ def interpolate(
     return G(z.to(device), labels.to(device) if labels is not None else None).float().cpu()
 
 
+def synthetic_stem(model: str, seed: int) -> str:
+    """``synthetic_<model>_seed<seed>``: how exported files of ``model`` and ``seed`` begin
+    (image ``i`` adds ``_<i:04d>``), any character of ``model`` other than letters, digits,
+    ``-`` and ``_`` written ``-``."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in model)
+    return f"synthetic_{safe}_seed{seed}"
+
+
 def export_pngs(
     images: torch.Tensor, out: str | Path, model: str, seed: int, nrow: int = 8
 ) -> list[Path]:
@@ -238,12 +250,11 @@ def export_pngs(
     info = PngInfo()
     for key, value in (("synthetic", "true"), ("model", model), ("seed", str(seed))):
         info.add_text(key, value)
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in model)
     pixels = to_uint8(images)
     paths = []
     for i, img in enumerate(pixels):
         array = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
-        paths.append(out / f"synthetic_{safe}_seed{seed}_{i:04d}.png")
+        paths.append(out / f"{synthetic_stem(model, seed)}_{i:04d}.png")
         with atomic_path(paths[-1]) as tmp:
             Image.fromarray(array).save(tmp, format="PNG", pnginfo=info)
     paths.append(out / "grid.png")

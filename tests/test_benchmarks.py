@@ -48,3 +48,9 @@ def test_app_benchmark_tiny(root):
     args = ("--counts", "4", "--sessions", "2", "--load-count", "4", "--repeat", "1")
     out = _run(root, "app.py", *args, "--no-browser")
     assert "| cold start to first render" in out and "| load test: 2 sessions x 4 images" in out
+
+
+def test_finetune_benchmark_tiny(root):
+    args = ("--steps", "1", "--n-val", "8", "--n-infer", "8", "--repeat", "1", "--width", "4")
+    out = _run(root, "finetune.py", *args, "--batch-size", "4", "--threads", "1")
+    assert "| precision | s / epoch |" in out and "| fp32 " in out

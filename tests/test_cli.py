@@ -140,3 +140,30 @@ def test_metrics_prints_every_score_with_its_floor(capsys):
     assert "domain FID" in text and "real-vs-real floor" in text and "near-copies" in text
     assert main(["metrics", "--real", "builtin", "--fake", "nope", "-n", "200"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_generate_dicom_and_model_card(tmp_path, capsys):
+    import pydicom
+
+    from medgan_utils.cards import SECTIONS, card_for
+
+    out = tmp_path / "dicom"
+    args = ["generate", "-n", "3", "--seed", "2", "--format", "dicom", "--out", str(out)]
+    assert main(args) == 0
+    assert "3 synthetic DICOM files" in capsys.readouterr().out
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == [
+        f"synthetic_brain-mri-dcgan-64_seed2_{i:04d}.dcm" for i in range(3)
+    ]
+    ds = pydicom.dcmread(files[0])
+    assert "SYNTHETIC" in ds.SeriesDescription and ds.pixel_array.shape == (64, 64)
+
+    assert main(["card", "brain-mri-dcgan-64"]) == 0
+    text = capsys.readouterr().out
+    assert text == card_for("brain-mri-dcgan-64")
+    assert [line[3:] for line in text.splitlines() if line.startswith("## ")] == list(SECTIONS)
+    card = tmp_path / "cards" / "card.md"
+    assert main(["card", "brain-mri-dcgan-64", "--out", str(card)]) == 0
+    assert str(card) in capsys.readouterr().out and card.read_text() == text
+    assert main(["card", str(tmp_path / "nope")]) == 2
+    assert "nope: not a model" in capsys.readouterr().err

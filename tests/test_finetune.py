@@ -39,7 +39,7 @@ from medgan_utils.readers import DataError, SliceMeta
 from medgan_utils.zoo import save_generator
 
 SMALL = ClassifierConfig(width=8)
-QUICK = FitConfig(epochs=1, batch_size=32, precision="fp32")
+QUICK = FitConfig(epochs=1, batch_size=32, precision="fp32", steps_per_epoch=2, min_epochs=1)
 
 
 def toy(n: int, seed: int = 0, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,7 +88,9 @@ def test_learns_a_separable_toy_task():
     x, y = toy(240)
     xv, yv = toy(90, seed=1)
     model = LesionClassifier(SMALL)
-    history = fit_classifier(model, (x, y), (xv, yv), FitConfig(epochs=6, patience=6))
+    history = fit_classifier(
+        model, (x, y), (xv, yv), FitConfig(epochs=6, patience=6, steps_per_epoch=8)
+    )
     assert 1 <= len(history) <= 6 and not model.training
     scores = predict(model, xv)
     assert scores.shape == (90,) and 0 <= scores.min() and scores.max() <= 1
@@ -100,7 +102,9 @@ def test_early_stopping_stops_and_keeps_the_best_epoch():
     xv, _ = toy(32, seed=1)
     yv = torch.arange(32) % 2  # random with respect to the images: nothing to learn
     model = LesionClassifier(SMALL)
-    history = fit_classifier(model, (x, y), (xv, yv), FitConfig(epochs=40, patience=2))
+    history = fit_classifier(
+        model, (x, y), (xv, yv), FitConfig(epochs=40, patience=2, min_epochs=1, steps_per_epoch=2)
+    )
     assert len(history) < 40
     best = max(h["val_auroc"] for h in history)
     assert roc_auc_score(yv.numpy(), predict(model, xv)) == pytest.approx(best)
@@ -241,3 +245,81 @@ def test_cli_json(real, tmp_path, capsys):
     assert set(out["results"][1]["vs_real"]) == {"auroc", "accuracy", "sensitivity", "specificity"}
     assert main(["finetune", "--real", str(tmp_path / "missing"), "--n-real", "40"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+# -- small-N training, thresholds, starting points -------------------------------------
+
+
+def test_balanced_batches_hold_both_classes_equally():
+    from medgan_utils.classifier import _batches
+
+    y = (torch.arange(50) % 10 == 0).float()  # 5 positives in 50
+    batches = _batches(y, 32, 25, balanced=True, g=torch.Generator().manual_seed(0))
+    assert len(batches) == 25 and all(len(b) == 32 and y[b].sum() == 16 for b in batches)
+    plain = _batches(y, 32, 25, balanced=False, g=torch.Generator().manual_seed(0))
+    assert len(plain) == 25 and all(len(b) >= 2 for b in plain)
+    assert sum(int(y[b].sum()) for b in plain) < 25 * 16 / 2  # unbalanced: mostly negatives
+
+
+def test_youden_threshold_becomes_half():
+    from sklearn.metrics import roc_curve
+
+    from medgan_utils.classifier import set_youden_threshold
+
+    x, y = toy(90, seed=2)
+    torch.manual_seed(0)
+    model = LesionClassifier(SMALL).eval()
+    fpr, tpr, _ = roc_curve(y.numpy(), predict(model, x))
+    set_youden_threshold(model, x, y)
+    m = binary_metrics(y.numpy(), predict(model, x))
+    assert m["sensitivity"] + m["specificity"] - 1 == pytest.approx(max(tpr - fpr))
+
+
+def test_parse_per_class():
+    from medgan_utils.finetune import parse_per_class
+
+    assert parse_per_class("lesion=a, no_lesion=b") == {"lesion": "a", "no_lesion": "b"}
+    for bad in ("lesion=a", "lesion=a,no_lesion", "=a,b=c"):
+        with pytest.raises(ValueError, match="CLASS=MODEL"):
+            parse_per_class(bad)
+
+
+def test_pretrain_from_a_saved_classifier_needs_no_synthetic_set(real, tmp_path):
+    start = LesionClassifier(SMALL)
+    path = save_classifier(start, tmp_path / "start.safetensors", {"n_synthetic": 123})
+    config = FinetuneConfig(fit=QUICK, classifier=SMALL, n_bootstrap=20, pretrained=str(path))
+    results = run_experiments(real, None, [40], ["pretrain"], config)
+    assert [r.strategy for r in results] == ["real", "pretrain"]
+    assert results[1].n_synthetic == 123
+    big = save_classifier(
+        LesionClassifier(ClassifierConfig(image_size=32, width=4)), tmp_path / "b"
+    )
+    with pytest.raises(DataError, match="takes 32x32 images"):
+        run_experiments(real, None, [40], ["pretrain"], FinetuneConfig(pretrained=str(big)))
+
+
+def test_imagenet_start_says_what_it_needs():
+    import importlib.util
+
+    from medgan_utils.finetune import start_from
+
+    if importlib.util.find_spec("torchvision") is None:  # this machine: no torchvision
+        with pytest.raises(RuntimeError, match="needs torchvision"):
+            start_from("imagenet", SMALL)
+    else:  # Colab: the architecture (weights are downloaded only with imagenet=True)
+        model = LesionClassifier(ClassifierConfig(arch="resnet18-imagenet")).eval()
+        assert model(torch.zeros(2, 1, 64, 64)).shape == (2,)
+
+
+def test_shipped_pair_and_classifier():
+    from medgan_utils.finetune import BUILTIN_SYNTHETIC
+    from medgan_utils.zoo import load_generator
+
+    G, meta = load_generator(BUILTIN_SYNTHETIC["lesion"])
+    assert G.config.num_classes == 0 and meta["only_class"] == "lesion"
+    assert meta["data_options"]["seed"] != 0  # other virtual subjects than the chapters' real set
+    syn = synthetic_images(BUILTIN_SYNTHETIC, FinetuneConfig(n_synthetic=32))
+    assert syn.images.shape == (32, 1, 64, 64) and int(syn.targets.sum()) == 16
+    model, info = load_classifier("lesion-classifier-synthetic")
+    assert info["trained_on"] == "synthetic images only" and info["n_synthetic"] > 1000
+    assert roc_auc_score(syn.targets.numpy(), predict(model, syn.images)) > 0.9

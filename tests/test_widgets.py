@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,17 +13,34 @@ import torch
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
+from medgan_utils import catalog_usage  # noqa: E402
+from medgan_utils.catalog_usage import find_catalog_file, generate_code  # noqa: E402
+from medgan_utils.dashboards import (  # noqa: E402
+    CatalogBrowserDashboard,
+    TuringTestDashboard,
+    catalog_browser,
+    turing_test,
+)
+from medgan_utils.data import load_dataset  # noqa: E402
+from medgan_utils.hub import load_catalog  # noqa: E402
 from medgan_utils.toygan import ToyGANConfig  # noqa: E402
+from medgan_utils.turing import (  # noqa: E402
+    TuringImage,
+    TuringTest,
+    accuracy_interval,
+    heldout_set,
+)
 from medgan_utils.viz import to_uint8  # noqa: E402
 from medgan_utils.widgets import (  # noqa: E402
     DatasetExplorerDashboard,
     LatentExplorerDashboard,
     ToyGANDashboard,
+    _png,
     dataset_explorer,
     latent_explorer,
     toy_gan_dashboard,
 )
-from medgan_utils.zoo import generate, interpolate  # noqa: E402
+from medgan_utils.zoo import DEFAULT_MODEL, generate, interpolate, load_generator  # noqa: E402
 
 SMALL = ToyGANConfig(dims=1, modes=3, n_eval=300)
 
@@ -35,7 +54,8 @@ def dash() -> ToyGANDashboard:
 
 def test_importing_the_package_does_not_import_ipywidgets():
     code = (
-        "import sys, medgan_utils, medgan_utils.toygan, medgan_utils.widgets; "
+        "import sys, medgan_utils, medgan_utils.toygan, medgan_utils.widgets, "
+        "medgan_utils.dashboards, medgan_utils.turing, medgan_utils.catalog_usage; "
         "assert 'ipywidgets' not in sys.modules, 'ipywidgets imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -213,3 +233,282 @@ def test_dataset_explorer_shows_builtin_images_with_their_meta(
     assert "unlabelled" in explorer.info.value
     c["source"].value = "MNI152 template volume"
     assert explorer.pixels.shape == explorer.volume.shape[1::-1]
+
+
+# -- visual Turing test: the logic ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def generator_and_heldout():
+    G, meta = load_generator(DEFAULT_MODEL)
+    return G, heldout_set(meta, n_subjects=2)
+
+
+def test_heldout_set_is_new_subjects_of_the_training_set_kind(generator_and_heldout):
+    _, real = generator_and_heldout
+    assert len(real) == 64 and real.images.shape[1:] == (1, 64, 64)
+    seen = load_dataset("builtin", 64, n_subjects=2)  # the training set's first subjects
+    assert not torch.allclose(real.images, seen.images)
+    with pytest.raises(ValueError, match="not on a built-in set"):
+        heldout_set({"data": "my_scans/"})
+
+
+def test_a_round_has_the_count_asked_and_a_reproducible_coin(generator_and_heldout):
+    G, real = generator_and_heldout
+    test = TuringTest.draw(real, G, n=12, seed=3, model=DEFAULT_MODEL)
+    again = TuringTest.draw(real, G, n=12, seed=3, model=DEFAULT_MODEL)
+    assert test.n == 12 and not test.answers and not test.done
+    truth = [im.synthetic for im in test.images]
+    assert truth == [im.synthetic for im in again.images]
+    pairs = zip(test.images, again.images, strict=True)
+    assert all(np.array_equal(a.pixels, b.pixels) for a, b in pairs)
+    assert truth == list(np.random.default_rng(3).random(12) < 0.5)  # the seeded coin
+    assert 0 < sum(truth) < 12
+    assert [im.synthetic for im in TuringTest.draw(real, G, 12, seed=4).images] != truth
+    fakes = to_uint8(generate(G, sum(truth), seed=3)[:, 0])  # synthetic i is generate()'s i
+    shown = [im.pixels for im in test.images if im.synthetic]
+    assert all(np.array_equal(a, b) for a, b in zip(shown, fakes, strict=True))
+    pool = to_uint8(real.images[:, 0])
+    for im in test.images:
+        assert im.pixels.shape == (64, 64) and im.pixels.dtype == np.uint8
+        if not im.synthetic:
+            assert any(np.array_equal(im.pixels, p) for p in pool)  # a held-out real image
+            assert im.origin.startswith("real: subject vs-")
+        else:
+            assert im.origin.startswith(f"synthetic: {DEFAULT_MODEL}, seed 3, image ")
+    with pytest.raises(ValueError, match="1 to"):
+        TuringTest.draw(real, G, n=0)
+
+
+def _hand_made(truth: list[bool]) -> TuringTest:
+    blank = np.zeros((4, 4), np.uint8)
+    return TuringTest([TuringImage(blank, t, f"image {i}") for i, t in enumerate(truth)])
+
+
+def test_scoring_and_the_wilson_interval_on_a_hand_made_round():
+    truth = [True, False, True, True, False, False, True, False, True, False]
+    answers = [True, False, False, True, True, False, True, False, True, True]  # 7 right
+    test = _hand_made(truth)
+    assert test.interval() == (0.0, 1.0) and "0 of 10 answered" in test.summary()
+    results = [test.answer(a) for a in answers]
+    assert results == [t == a for t, a in zip(truth, answers, strict=True)]
+    s = test.score()
+    counts = (s.correct, s.n, s.synthetic_caught, s.n_synthetic, s.real_kept, s.n_real)
+    assert counts == (7, 10, 4, 5, 3, 5)
+    # Wilson by hand: (p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    p, n, z = 0.7, 10, 1.959963984540054
+    centre, half = p + z**2 / (2 * n), z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    expected = ((centre - half) / (1 + z**2 / n), (centre + half) / (1 + z**2 / n))
+    assert test.interval() == pytest.approx(expected, abs=1e-9)
+    assert accuracy_interval(7, 10) == pytest.approx((0.3968, 0.8922), abs=1e-4)
+    assert accuracy_interval(10, 10)[1] == 1.0 and accuracy_interval(10, 10)[0] < 0.75
+    assert "7 of 10 right (70%" in test.summary() and "includes chance" in test.summary()
+    with pytest.raises(RuntimeError, match="round is over"):
+        test.answer(True)
+
+
+def test_the_reveal_lists_the_truth_only_at_the_end():
+    truth = [True, False, False]
+    test = _hand_made(truth)
+    test.answer(False)
+    with pytest.raises(RuntimeError, match="still to answer"):
+        test.reveal()
+    test.answer(False)
+    test.answer(True)
+    verdicts = test.reveal()
+    assert [v.synthetic for v in verdicts] == truth
+    assert [v.answer for v in verdicts] == [False, False, True]
+    assert [v.correct for v in verdicts] == [False, True, False]
+    assert [v.origin for v in verdicts] == ["image 0", "image 1", "image 2"]
+
+
+# -- visual Turing test: the dashboard -----------------------------------------------------
+
+
+@pytest.fixture()
+def turing() -> TuringTestDashboard:
+    widget = turing_test(n=4, seed=0, n_subjects=2)
+    assert isinstance(widget, ipywidgets.Widget)
+    return widget.dashboard
+
+
+def test_turing_dashboard_shows_one_image_at_a_time(turing: TuringTestDashboard):
+    test = turing.test
+    assert test.n == 4 and test.seed == 0 and turing.widget.dashboard is turing
+    assert turing.image.value == _png(test.images[0].pixels, scale=4)
+    assert "Image 1 of 4" in turing.caption.value and not turing.reveal.children
+    assert "synthetic" in turing.widget.children[0].value.lower()  # says what is shown
+    turing.real_button.click()
+    assert test.answers == [False] and "Image 2 of 4" in turing.caption.value
+    assert turing.image.value == _png(test.images[1].pixels, scale=4)
+    assert turing.score.value == ""  # no score mid-round: it would give answers away
+    turing.synthetic_button.click()
+    assert test.answers == [False, True]
+
+
+def test_turing_dashboard_reveals_and_scores_at_the_end(turing: TuringTestDashboard):
+    test = turing.test
+    for _ in range(4):
+        turing.synthetic_button.click()
+    assert test.done and turing.finished == [test]
+    assert turing.real_button.disabled and turing.synthetic_button.disabled
+    assert turing.image.layout.display == "none"
+    right = sum(im.synthetic for im in test.images)
+    assert f"{right} of 4 right" in turing.caption.value and "Wilson" in turing.caption.value
+    assert f"<b>All rounds so far</b>: {right} of 4 right" in turing.score.value
+    assert len(turing.reveal.children) == 4
+    for verdict, cell in zip(test.reveal(), turing.reveal.children, strict=True):
+        assert ("SYNTHETIC" if verdict.synthetic else "real") in cell.children[1].value
+        assert "you said synthetic" in cell.children[1].value
+    turing.synthetic_button.click()  # disabled in the browser; ignored here
+    assert len(test.answers) == 4
+    turing.new_button.click()
+    assert turing.test is not test and turing.test.seed == 1 and not turing.test.answers
+    assert turing.controls["seed"].value == 1 and not turing.reveal.children
+    assert not turing.real_button.disabled and "Image 1 of 4" in turing.caption.value
+    for _ in range(4):
+        turing.real_button.click()
+    assert turing.total() == (right + turing.test.score().correct, 8)  # the running score
+
+
+# -- catalog browser -----------------------------------------------------------------------
+
+
+def _entry(title: str, kind: str, modality: list, organ: list, **execution) -> dict:
+    """A catalog entry in the shape of medigan's config/global.json."""
+    custom = execution.pop("custom", {})
+    return {
+        "execution": {
+            "package_name": "pkg",
+            "package_link": "https://zenodo.org/record/1/files/pkg.zip?download=1",
+            "model_name": "weights",
+            "extension": ".pt",
+            "image_size": [128, 128],
+            "dependencies": ["numpy"],
+            "generate_method": {"name": "generate", "args": {"base": [], "custom": custom}},
+            **execution,
+        },
+        "selection": {
+            "performance": {"FID": 80.5},
+            "organ": organ,
+            "modality": modality,
+            "type": kind,
+            "tags": [],
+        },
+        "description": {"title": title, "comment": ""},
+    }
+
+
+CATALOG = {
+    "00001_DCGAN_MMG_TEST": _entry("Mass patches", "DCGAN", ["MMG"], ["breast"]),
+    "00002_CYCLEGAN_BRAIN_T1_T2": _entry(
+        "T1 to T2 translation",
+        "CycleGAN",
+        ["T1", "T2"],
+        ["Brain"],
+        dependencies=["numpy", "surely-not-installed-medgan-pkg"],
+        custom={"input_path": "models/x/inputs"},
+    ),
+    "00003_PGGAN_CXR_TEST": _entry("Whole chest radiographs", "PGGAN", ["x-ray"], ["lung"]),
+}
+
+
+@pytest.fixture()
+def catalog_file(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("MEDGAN_HOME", str(tmp_path / "home"))  # no cached catalog
+    monkeypatch.delenv("MEDGAN_CATALOG", raising=False)
+    path = tmp_path / "global.json"
+    path.write_text(json.dumps(CATALOG))
+    return path
+
+
+@pytest.fixture()
+def browser(catalog_file: Path) -> CatalogBrowserDashboard:
+    widget = catalog_browser(catalog_file)
+    assert isinstance(widget, ipywidgets.Widget)
+    return widget.dashboard
+
+
+def _shown(browser: CatalogBrowserDashboard) -> list[str]:
+    ids = [r["model"] for r in browser.rows]
+    assert list(browser.picker.options) == ids
+    return ids
+
+
+def test_catalog_browser_lists_every_model_and_says_where_from(browser, catalog_file):
+    assert f"medigan catalog from {catalog_file}" in browser.source.value
+    assert "4 models (3 of medigan's, 1 of this project's)" in browser.source.value
+    assert _shown(browser) == [DEFAULT_MODEL, *CATALOG]  # ours first
+    assert "4 of 4 models match" in browser.table.value
+    rows = {r["model"]: r for r in browser.rows}
+    assert rows[DEFAULT_MODEL]["package"].endswith("MB, on disk")
+    assert rows["00002_CYCLEGAN_BRAIN_T1_T2"]["generates from"] == "input images"
+    assert rows["00002_CYCLEGAN_BRAIN_T1_T2"]["missing packages"] == (
+        "surely-not-installed-medgan-pkg"
+    )
+    assert rows["00001_DCGAN_MMG_TEST"]["image size"] == "128x128"
+    assert browser.picker.value == DEFAULT_MODEL and DEFAULT_MODEL in browser.card.value
+    assert f"medgan generate --model {DEFAULT_MODEL} -n 16 --seed 0" in browser.code.value
+
+
+@pytest.mark.parametrize(
+    ("control", "value", "expected"),
+    [
+        ("modality", "MRI", [DEFAULT_MODEL, "00002_CYCLEGAN_BRAIN_T1_T2"]),
+        ("anatomy", "breast", ["00001_DCGAN_MMG_TEST"]),
+        ("type", "PGGAN", ["00003_PGGAN_CXR_TEST"]),
+        ("inputs", True, ["00002_CYCLEGAN_BRAIN_T1_T2"]),
+        ("text", "radiograph", ["00003_PGGAN_CXR_TEST"]),
+    ],
+)
+def test_catalog_browser_filters(browser, control, value, expected):
+    browser.controls[control].value = value
+    assert _shown(browser) == expected
+    assert f"{len(expected)} of 4 models match" in browser.table.value
+    for model_id in [DEFAULT_MODEL, *CATALOG]:
+        assert (model_id in browser.table.value) == (model_id in expected)
+    assert browser.picker.value == expected[0] and expected[0] in browser.card.value
+
+
+def test_catalog_browser_selection_shows_the_card_and_the_lines(browser, catalog_file):
+    browser.controls["modality"].value = "MRI"
+    browser.picker.value = "00002_CYCLEGAN_BRAIN_T1_T2"
+    card = browser.card.value
+    assert "00002_CYCLEGAN_BRAIN_T1_T2: T1 to T2 translation" in card
+    assert "FID" in card and "80.5" in card  # the metrics table
+    code = browser.code.value
+    assert (
+        f"medgan generate --model 00002_CYCLEGAN_BRAIN_T1_T2 -n 16 --seed 0 --out samples/ "
+        f"--catalog {catalog_file} --model-arg input_path=my_images/"
+    ) in code
+    assert "pip install surely-not-installed-medgan-pkg" in code
+    assert "from medgan_utils.synthetic import generate" in code
+    browser.controls["n"].value, browser.controls["seed"].value = 4, 7
+    assert "-n 4 --seed 7" in browser.code.value
+    browser.controls["anatomy"].value = "brain"  # still matches: the choice stays
+    assert browser.picker.value == "00002_CYCLEGAN_BRAIN_T1_T2"
+    browser.controls["text"].value = "no such model"
+    assert _shown(browser) == [] and "No model matches" in browser.table.value
+    assert browser.picker.value is None and browser.card.value == browser.code.value == ""
+
+
+def test_generate_code_for_our_model_runs_as_shown():
+    card = load_catalog(include_project=True, download=False).card(DEFAULT_MODEL)
+    python, cli = generate_code(card, n=3, seed=5)
+    assert cli == f"medgan generate --model {DEFAULT_MODEL} -n 3 --seed 5 --out samples/"
+    scope: dict = {}
+    exec(python, scope)  # the line a reader copies works
+    assert torch.equal(scope["images"], generate(load_generator(DEFAULT_MODEL)[0], 3, seed=5))
+
+
+def test_catalog_browser_finds_a_catalog_offline(catalog_file, monkeypatch):
+    monkeypatch.setattr(catalog_usage, "CHECKOUT_CATALOG", catalog_file)
+    assert find_catalog_file() == str(catalog_file)  # the copy beside the checkout
+    monkeypatch.setenv("MEDGAN_CATALOG", "/elsewhere/global.json")
+    assert find_catalog_file() == "/elsewhere/global.json"
+    monkeypatch.delenv("MEDGAN_CATALOG")
+    assert f"medigan catalog from {catalog_file}" in catalog_browser().dashboard.source.value
+    monkeypatch.setattr(catalog_usage, "CHECKOUT_CATALOG", catalog_file.parent / "none.json")
+    only_ours = catalog_browser().dashboard  # MEDGAN_OFFLINE: no download
+    assert "the project's models only" in only_ours.source.value
+    assert "could not be fetched" in only_ours.source.value and _shown(only_ours) == [DEFAULT_MODEL]
