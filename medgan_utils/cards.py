@@ -28,6 +28,7 @@ __all__ = [
     "card_for",
     "resolve_model_folder",
     "write_model_card",
+    "classifier_card",
 ]
 
 EVALUATION_FILE = "evaluation.json"  # EvaluationReport.to_dict() (+ "call", "reading")
@@ -370,13 +371,17 @@ def model_card(
         "Limitations": _limitations(meta, evaluation),
         "Licence": _licence(meta),
     }
-    lines = [
-        f"# Model card: {name}",
-        "",
+    intro = (
         f"A DCGAN generator (Radford et al., 2015) of {size}x{size} images with "
         f"{cfg.get('channels', 1)} channel(s). **Every image it produces is synthetic.** "
-        f"Written by `medgan card {ref}` from the files beside the weights.",
-    ]
+        f"Written by `medgan card {ref}` from the files beside the weights."
+    )
+    return _render(name, intro, body)
+
+
+def _render(title: str, intro: str, body: dict[str, list[str]]) -> str:
+    """The Markdown of a card: title, intro, then every section of :data:`SECTIONS`."""
+    lines = [f"# Model card: {title}", "", intro]
     for section in SECTIONS:
         lines += ["", f"## {section}", *body[section]]
     return "\n".join(lines) + "\n"
@@ -427,6 +432,8 @@ def card_for(
     Raises:
         DataError: unknown model, or unreadable JSON (naming the file).
     """
+    if _is_classifier(model):
+        return classifier_card(model, name)
     folder, shipped = resolve_model_folder(model)
     evaluation, audit = (
         _read(folder / f) if (folder / f).is_file() else None for f in (EVALUATION_FILE, AUDIT_FILE)
@@ -458,7 +465,131 @@ def write_model_card(
         out: the file to write.
     """
     text = card_for(folder, metrics, name)
+    if out is None and _is_classifier(folder):
+        out = _classifier_file(folder).parent / "MODEL_CARD.md"
     path = Path(out) if out is not None else resolve_model_folder(folder)[0] / "MODEL_CARD.md"
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return path
+
+
+# --------------------------------------------------------------------------- classifiers
+
+
+def _classifier_file(model: str | Path) -> Path:
+    from .classifier import PRETRAINED, SHIPPED_CLASSIFIERS
+
+    name = str(model)
+    return PRETRAINED / SHIPPED_CLASSIFIERS[name] if name in SHIPPED_CLASSIFIERS else Path(model)
+
+
+def _is_classifier(model: str | Path) -> bool:
+    from .classifier import SHIPPED_CLASSIFIERS
+
+    path = Path(model)
+    return str(model) in SHIPPED_CLASSIFIERS or (
+        path.suffix == ".safetensors" and path.is_file() and path.name != "generator.safetensors"
+    )
+
+
+def classifier_card(model: str | Path, name: str | None = None) -> str:
+    """The card of a lesion classifier (a shipped name or a ``save_classifier`` file), every
+    section of :data:`SECTIONS`, from its metadata and the ``evaluation.json`` and
+    ``audit.json`` beside it.
+
+    Raises:
+        DataError: not a classifier checkpoint, or unreadable JSON.
+    """
+    from .classifier import load_classifier
+
+    path = _classifier_file(model)
+    net, meta = load_classifier(path)
+    folder = path.parent
+    evaluation, audit = (
+        _read(folder / f) if (folder / f).is_file() else None for f in (EVALUATION_FILE, AUDIT_FILE)
+    )
+    shipped = str(model) != str(path)
+    where = f"medgan_utils/pretrained/{folder.name}" if shipped else str(folder)
+    cfg = net.config
+    sources = meta.get("synthetic_sources")
+    data = [
+        f"- trained on: {meta.get('trained_on', 'not recorded')}",
+        *([f"- sources (one generator per class): {json.dumps(sources)}"] if sources else []),
+        f"- images: {meta.get('n_synthetic', '?')} for training, "
+        f"{meta.get('n_synthetic_val', '?')} held out for early stopping",
+        f"- classes: {', '.join(meta.get('classes', []))}; positive class "
+        f"`{meta.get('positive_class', '?')}`",
+    ]
+    history = meta.get("history") or []
+    training = [
+        f"- command: {_code(meta['command']) if meta.get('command') else 'not recorded'}",
+        f"- hardware: {meta.get('hardware', 'not recorded')}",
+        f"- wall time: {_fmt(meta.get('wall_time_s', '?'))} s for {len(history)} epochs "
+        "(early stopping on the held-out images' AUROC; decision threshold by Youden's J)",
+        f"- architecture: {cfg.arch}, width {cfg.width}, {cfg.image_size}x{cfg.image_size} "
+        f"input, {sum(p.numel() for p in net.parameters()):,} parameters",
+        "- optimisation: "
+        + ", ".join(f"{k}={v}" for k, v in (meta.get("fit_config") or {}).items()),
+    ]
+    metrics = [
+        "- on its held-out synthetic images: "
+        + ", ".join(f"{k} {_fmt(v)}" for k, v in (meta.get("synthetic_val_metrics") or {}).items())
+    ]
+    real = (evaluation or {}).get("real_test")
+    if real:
+        metrics.append(
+            "- on real scans ("
+            + str(evaluation.get("call", ""))
+            + "): "
+            + ", ".join(
+                f"{k} {_fmt(v['value'])} [{_fmt(v['low'])}, {_fmt(v['high'])}]"
+                for k, v in real.items()
+            )
+        )
+        if evaluation.get("reading"):
+            metrics.append(f"- reading: {evaluation['reading']}")
+    else:
+        metrics.append(
+            "- Not measured on real scans: run `medgan finetune --real builtin-labelled "
+            "--strategy pretrain --pretrained MODEL` or `medgan audit --model MODEL`."
+        )
+    body = {
+        "Intended use": [
+            "Teaching: the starting point that chapter 6 fine-tunes on a few real scans, to "
+            "measure what pre-training on synthetic scans adds."
+        ],
+        "Out-of-scope use": [
+            "Any clinical or diagnostic use; lesion detection on real patients; any use "
+            "without fine-tuning and validation on real data."
+        ],
+        "Data": data,
+        "Training": training,
+        "Metrics": metrics,
+        "Subgroup results": _subgroups(audit, f"`{where}`"),
+        "Memorization": [
+            "Not applicable: a classifier outputs a lesion probability, not images. "
+            "(Membership inference against classifiers exists, but it was not assessed.)"
+        ],
+        "Energy": _energy(meta),
+        "Limitations": [
+            "- Trained on synthetic images only, from one generator per class: it can learn "
+            "to tell the generators apart (their artefacts) rather than lesions; compare its "
+            "score on held-out synthetic images with its score on real scans.",
+            f"- {cfg.image_size}x{cfg.image_size} single slices of virtual subjects derived "
+            "from one template brain with simulated lesions; no real population or pathology.",
+            "- Its decision threshold was chosen on synthetic images; on real scans the "
+            "threshold needs choosing again (chapter 6 fine-tunes it).",
+        ],
+        "Licence": [
+            "- weights: MIT, like the project",
+            "- training data: synthetic images of the shipped generators (MNI152 template "
+            "distributed by nilearn under its own permissive licence)",
+        ],
+    }
+    title = name or (str(model) if str(model) == path.name or "/" not in str(model) else path.stem)
+    intro = (
+        f"A ResNet-style lesion classifier of {cfg.image_size}x{cfg.image_size} grey-scale "
+        f"slices (one logit: `{meta.get('positive_class', 'positive')}`). Written by "
+        f"`medgan card {model}` from its metadata and the files beside it."
+    )
+    return _render(title, intro, body)

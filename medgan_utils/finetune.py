@@ -349,11 +349,20 @@ def sample_real(
       resource, as in most data-augmentation studies);
     - ``"few-subjects"``: all of a subject's slices before the next subject, so the images
       come from as few subjects as possible (a small study with whole scans).
+
+    Raises:
+        DataError: ``n`` larger than the pool.
     """
     if sampling not in ("spread", "few-subjects"):
         raise ValueError(f"sampling must be 'spread' or 'few-subjects', got {sampling!r}")
-    if n is None or n >= len(pool):
+    if n is None or n == len(pool):
         return pool
+    if n > len(pool):
+        raise DataError(
+            "training pool",
+            f"has {len(pool)} real images from {len(set(pool.subjects))} subjects, fewer than "
+            f"N={n}: ask for fewer, or 'all' (None)",
+        )
     if n < 2:
         raise ValueError(f"need at least 2 real images (one per class), got {n}")
     rng = np.random.default_rng(seed)

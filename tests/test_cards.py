@@ -182,3 +182,27 @@ def test_energy_uses_the_recorded_hardware():
     assert section(model_card("n", {**META, "wall_time_s": None}), "Energy").startswith(
         "Not measured"
     )
+
+
+def test_classifier_cards(tmp_path):
+    from medgan_utils.classifier import (
+        PRETRAINED,
+        SHIPPED_CLASSIFIERS,
+        ClassifierConfig,
+        LesionClassifier,
+        save_classifier,
+    )
+
+    shipped = card_for("lesion-classifier-synthetic")
+    assert headings(shipped) == list(SECTIONS)
+    path = PRETRAINED / SHIPPED_CLASSIFIERS["lesion-classifier-synthetic"]
+    assert (path.parent / "MODEL_CARD.md").read_text() == shipped, (
+        "regenerate it: python scripts/evaluate_shipped_classifier.py"
+    )
+    assert "on real scans" in section(shipped, "Metrics")
+    assert "| auroc |" in section(shipped, "Subgroup results")
+    tiny = save_classifier(LesionClassifier(ClassifierConfig(width=4)), tmp_path / "c.safetensors")
+    text = card_for(tiny)
+    assert headings(text) == list(SECTIONS)
+    assert "Not measured on real scans" in section(text, "Metrics")
+    assert "Not measured" in section(text, "Subgroup results")

@@ -92,6 +92,7 @@ def test_learns_a_separable_toy_task():
         model, (x, y), (xv, yv), FitConfig(epochs=6, patience=6, steps_per_epoch=8)
     )
     assert 1 <= len(history) <= 6 and not model.training
+    assert history[-1]["loss"] < history[0]["loss"]  # the loss falls
     scores = predict(model, xv)
     assert scores.shape == (90,) and 0 <= scores.min() and scores.max() <= 1
     assert roc_auc_score(yv.numpy(), scores) > 0.9
@@ -179,7 +180,9 @@ def test_split_and_subject_aware_stratified_sample(real):
     spread = len(set(sample_real(pool, 50, seed=0).subjects))
     few = len(set(small.subjects))
     assert few < spread == len(set(pool.subjects))  # 50 images: one or more from every subject
-    assert sample_real(pool, None) is pool and sample_real(pool, 10**6) is pool
+    assert sample_real(pool, None) is pool and sample_real(pool, len(pool)) is pool
+    with pytest.raises(DataError, match=f"has {len(pool)} real images .* fewer than N=1000000"):
+        sample_real(pool, 10**6)
 
 
 def test_bad_input_errors(real, stand_in):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -40,7 +41,13 @@ from medgan_utils.widgets import (  # noqa: E402
     latent_explorer,
     toy_gan_dashboard,
 )
-from medgan_utils.zoo import DEFAULT_MODEL, generate, interpolate, load_generator  # noqa: E402
+from medgan_utils.zoo import (  # noqa: E402
+    DEFAULT_MODEL,
+    generate,
+    interpolate,
+    list_models,
+    load_generator,
+)
 
 SMALL = ToyGANConfig(dims=1, modes=3, n_eval=300)
 
@@ -435,11 +442,16 @@ def _shown(browser: CatalogBrowserDashboard) -> list[str]:
     return ids
 
 
+OURS = list(list_models())  # the shipped generators, DEFAULT_MODEL first
+N_ALL = len(OURS) + 3
+
+
 def test_catalog_browser_lists_every_model_and_says_where_from(browser, catalog_file):
     assert f"medigan catalog from {catalog_file}" in browser.source.value
-    assert "4 models (3 of medigan's, 1 of this project's)" in browser.source.value
-    assert _shown(browser) == [DEFAULT_MODEL, *CATALOG]  # ours first
-    assert "4 of 4 models match" in browser.table.value
+    mine = f"{len(OURS)} of this project's"
+    assert f"{N_ALL} models (3 of medigan's, {mine})" in browser.source.value
+    assert _shown(browser) == [*OURS, *CATALOG]  # ours first
+    assert f"{N_ALL} of {N_ALL} models match" in browser.table.value
     rows = {r["model"]: r for r in browser.rows}
     assert rows[DEFAULT_MODEL]["package"].endswith("MB, on disk")
     assert rows["00002_CYCLEGAN_BRAIN_T1_T2"]["generates from"] == "input images"
@@ -454,7 +466,7 @@ def test_catalog_browser_lists_every_model_and_says_where_from(browser, catalog_
 @pytest.mark.parametrize(
     ("control", "value", "expected"),
     [
-        ("modality", "MRI", [DEFAULT_MODEL, "00002_CYCLEGAN_BRAIN_T1_T2"]),
+        ("modality", "MRI", [*list_models(), "00002_CYCLEGAN_BRAIN_T1_T2"]),
         ("anatomy", "breast", ["00001_DCGAN_MMG_TEST"]),
         ("type", "PGGAN", ["00003_PGGAN_CXR_TEST"]),
         ("inputs", True, ["00002_CYCLEGAN_BRAIN_T1_T2"]),
@@ -464,8 +476,8 @@ def test_catalog_browser_lists_every_model_and_says_where_from(browser, catalog_
 def test_catalog_browser_filters(browser, control, value, expected):
     browser.controls[control].value = value
     assert _shown(browser) == expected
-    assert f"{len(expected)} of 4 models match" in browser.table.value
-    for model_id in [DEFAULT_MODEL, *CATALOG]:
+    assert f"{len(expected)} of {N_ALL} models match" in browser.table.value
+    for model_id in [*OURS, *CATALOG]:
         assert (model_id in browser.table.value) == (model_id in expected)
     assert browser.picker.value == expected[0] and expected[0] in browser.card.value
 
@@ -511,4 +523,192 @@ def test_catalog_browser_finds_a_catalog_offline(catalog_file, monkeypatch):
     monkeypatch.setattr(catalog_usage, "CHECKOUT_CATALOG", catalog_file.parent / "none.json")
     only_ours = catalog_browser().dashboard  # MEDGAN_OFFLINE: no download
     assert "the project's models only" in only_ours.source.value
-    assert "could not be fetched" in only_ours.source.value and _shown(only_ours) == [DEFAULT_MODEL]
+    assert "could not be fetched" in only_ours.source.value and _shown(only_ours) == OURS
+
+
+# -- bias audit ----------------------------------------------------------------------------
+
+BIAS_DATA = {"n_subjects": 16, "seed": 1}  # both classes at both sites (asserted below)
+BIAS_TRAIN = {"n_subjects": 16, "seed": 0}  # other virtual subjects
+SPLIT_SEED = 1  # its subject split with both classes in every part
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread while the bias-audit tests train and predict (2 shared cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tmp_path_factory, one_thread) -> Path:
+    """A width-4 classifier trained for a few steps, saved like any checkpoint."""
+    from medgan_utils.classifier import (
+        ClassifierConfig,
+        FitConfig,
+        LesionClassifier,
+        fit_classifier,
+        save_classifier,
+    )
+    from medgan_utils.finetune import as_labelled, split_real
+
+    real = as_labelled(load_dataset("builtin-labelled", 64, **BIAS_TRAIN))
+    pool, val, _ = split_real(real, seed=SPLIT_SEED)
+    torch.manual_seed(0)
+    model = LesionClassifier(ClassifierConfig(width=4))
+    fit = FitConfig(epochs=2, min_epochs=1, patience=1, steps_per_epoch=4)
+    fit_classifier(model, pool.pair(), val.pair(), fit)
+    with torch.no_grad():  # sharpen: its scores (all near 0.5) spread over [0, 1], same ranking
+        model.head[-1].weight *= 150
+        model.head[-1].bias *= 150
+    info = {"positive_class": "lesion", "trained_on": "16 virtual subjects (a test)"}
+    return save_classifier(model, tmp_path_factory.mktemp("bias") / "tiny.safetensors", info)
+
+
+@pytest.fixture(scope="module")
+def bias_scores(tiny_classifier: Path):
+    from medgan_utils.dashboards import audit_scores
+
+    return audit_scores(tiny_classifier, **BIAS_DATA)
+
+
+@pytest.fixture()
+def bias(bias_scores):
+    from medgan_utils.dashboards import BiasAuditDashboard
+
+    return BiasAuditDashboard(bias_scores, n_boot=50)
+
+
+def _direct_report(tiny_classifier: Path, threshold: float, n_boot: int = 50):
+    """The audit computed without the dashboard: load, score, subgroup_metrics."""
+    from medgan_utils.audit import subgroup_metrics
+    from medgan_utils.classifier import load_classifier, predict
+    from medgan_utils.finetune import as_labelled
+
+    model, _ = load_classifier(tiny_classifier)
+    ds = load_dataset("builtin-labelled", 64, **BIAS_DATA)
+    data = as_labelled(ds)
+    scores = predict(model, data.images)
+    sites = np.array([m.groups["site"] for m in ds.meta])
+    for site in ("A", "B"):  # the test data has both classes at both sites
+        assert set(data.targets.numpy()[sites == site]) == {0, 1}
+    report = subgroup_metrics(
+        data.targets.numpy(), scores, sites, threshold, n_boot, 0, data.subjects, attribute="site"
+    )
+    return scores, report
+
+
+def test_bias_audit_builds_its_widget_and_says_what_it_audits(tiny_classifier: Path, one_thread):
+    from medgan_utils.audit import SUBGROUP_METRICS
+    from medgan_utils.dashboards import bias_audit
+
+    widget = bias_audit(tiny_classifier, **BIAS_DATA, n_boot=30)
+    dash = widget.dashboard
+    assert isinstance(widget, ipywidgets.Widget) and dash.widget is widget
+    c = dash.controls
+    assert c["group"].options == ("site",) and c["group"].value == "site"
+    assert c["metric"].options == SUBGROUP_METRICS
+    assert (c["threshold"].min, c["threshold"].max, c["threshold"].value) == (0.05, 0.95, 0.5)
+    assert c["n_boot"].value == 30 and dash.report.n_boot <= 30
+    assert "tiny.safetensors" in dash.source.value and "16 virtual subjects (a test)" in (
+        dash.source.value
+    )
+    assert "(loaded from a file)" in dash.source.value
+    assert "512 slices" in dash.source.value and "(seed 1)" in dash.source.value
+    assert "no patient data" in dash.source.value
+    assert "at or above the threshold count as <b>lesion</b>" in dash.explain.value
+    assert dash.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bias_audit_shows_what_subgroup_metrics_computes(bias, tiny_classifier: Path):
+    for threshold in (0.5, 0.3):
+        bias.controls["threshold"].value = threshold
+        scores, report = _direct_report(tiny_classifier, threshold)
+        np.testing.assert_array_equal(bias.scores.scores, scores)
+        assert bias.report.to_dict() == report.to_dict()
+        for site in ("A", "B"):
+            for estimate in report.by_group[site].values():
+                assert estimate.to_text() in bias.table.value
+            assert f"site {site} {report.by_group[site]['sensitivity'].to_text()}" in (
+                bias.summary.value
+            )
+        assert report.gaps["sensitivity"].to_text() in bias.summary.value
+        assert report.equalized_odds.to_text() in bias.summary.value
+        assert report.equalized_odds.to_text() in bias.table.value
+        called = int((scores >= threshold).sum())
+        assert f"at {threshold:.2f}, {called} of {len(scores)} images" in bias.explain.value
+
+
+def test_bias_audit_higher_threshold_calls_fewer_lesions(bias):
+    bias.controls["metric"].value = "positive_rate"
+    shown = []
+    for threshold in (0.05, 0.35, 0.5, 0.65, 0.95):
+        bias.controls["threshold"].value = threshold
+        metric, estimates = bias.plotted
+        assert metric == "positive_rate" and bias.report.threshold == threshold
+        rate = {g: e.value for g, e in estimates.items()}
+        sens = {g: bias.report.by_group[g]["sensitivity"].value for g in rate}
+        shown.append((rate, sens))
+        for g, e in estimates.items():
+            assert f"site {g} {e.to_text()}" in bias.summary.value
+    for (rate, sens), (rate2, sens2) in itertools.pairwise(shown):
+        assert all(rate2[g] <= rate[g] and sens2[g] <= sens[g] for g in rate)
+    totals = [sum(rate.values()) for rate, _ in shown]
+    assert totals == sorted(totals, reverse=True) and len(set(totals)) == len(totals)  # it moved
+
+
+def test_bias_audit_metric_dropdown_changes_the_plot_not_the_audit(bias):
+    report, png = bias.report, bias.image.value
+    assert bias.plotted[0] == "sensitivity"
+    bias.controls["metric"].value = "auroc"
+    metric, estimates = bias.plotted
+    assert metric == "auroc" and bias.report is report  # the scores were not audited again
+    assert estimates == {g: report.by_group[g]["auroc"] for g in report.counts}
+    assert bias.image.value != png and "<b>auroc</b>" in bias.summary.value
+    assert "font-weight:bold; background:#eef'><td>auroc</td>" in bias.table.value
+    bias.controls["threshold"].value = 0.3
+    bias.controls["threshold"].value = 0.5
+    assert bias.report is report  # moving back reuses the audit
+
+
+def test_bias_audit_rejects_a_group_the_metadata_lacks(bias, bias_scores):
+    from medgan_utils.dashboards import BiasAuditDashboard
+    from medgan_utils.readers import DataError
+
+    with pytest.raises(DataError, match=r"no group 'scanner' in its metadata \(groups: site\)"):
+        BiasAuditDashboard(bias_scores, group="scanner")
+    with pytest.raises(DataError, match="no group 'scanner'"):
+        bias.audit(group="scanner")
+    with pytest.raises(ValueError, match="metric must be one of"):
+        BiasAuditDashboard(bias_scores, metric="accuracy")
+
+
+def test_bias_audit_trains_a_real_only_classifier_on_other_subjects(one_thread):
+    from medgan_utils.classifier import ClassifierConfig, FitConfig
+    from medgan_utils.dashboards import audit_scores
+    from medgan_utils.finetune import FinetuneConfig
+
+    fit = FitConfig(epochs=1, min_epochs=1, patience=1, steps_per_epoch=2)
+    training = FinetuneConfig(fit=fit, classifier=ClassifierConfig(width=4), seed=SPLIT_SEED)
+    scores = audit_scores(None, **BIAS_DATA, train_subjects=16, train_seed=0, training=training)
+    assert scores.scores.shape == scores.targets.shape == (512,)
+    assert "real-only classifier" in scores.classifier
+    assert "built-in labelled set, seed 0" in scores.classifier
+    assert "none of whom it trained on" in scores.data
+    with pytest.raises(ValueError, match="audited on the virtual subjects it was trained on"):
+        audit_scores(None, seed=0, train_seed=0)
+
+
+def test_bias_audit_says_why_it_cannot_audit():
+    from medgan_utils.dashboards import AuditScores, BiasAuditDashboard
+
+    targets = np.array([0, 1, 0, 1, 0, 0, 0, 0])  # site B has no lesion image
+    sites = np.array(["A"] * 4 + ["B"] * 4)
+    scores = AuditScores(
+        targets, np.linspace(0, 1, 8), np.arange(8).astype(str), {"site": sites}, "hand-made", "8"
+    )
+    dash = BiasAuditDashboard(scores, n_boot=20)
+    assert dash.report is None and dash.plotted is None
+    assert "Cannot audit" in dash.summary.value and "both classes" in dash.summary.value
