@@ -4,13 +4,15 @@ Why this network: the fine-tuning experiments train on 50 to a few hundred real 
 the classifier must be small (about 0.3 M parameters at ``width=16``) and train reliably from
 scratch. Residual blocks with BatchNorm (He et al. 2016) do that without tuning; one block per
 resolution (64 -> 32 -> 16 -> 8 -> 4) is a "ResNet-10" cut to 64x64 inputs, and global average
-pooling makes the score independent of where in the slice a lesion sits. We deliberately use
-no ImageNet weights: the scans are grey-scale 64x64 and any outside pre-training would blur
-what the experiments measure, the effect of pre-training on *synthetic* scans.
+pooling makes the score independent of where in the slice a lesion sits. By default it uses
+no ImageNet weights: the scans are grey-scale 64x64 and outside pre-training would blur what
+the experiments measure, the effect of pre-training on *synthetic* scans; where torchvision
+and the internet are available, ``arch="resnet18-imagenet"`` starts from ImageNet instead.
 
 The classifier outputs one logit per image, the score of the *positive* class (``lesion``
-for the built-in set); :func:`fit_classifier` trains it with class-weighted binary
-cross-entropy and stops early on the validation AUROC. :func:`binary_metrics` and
+for the built-in set); :func:`fit_classifier` trains it on class-balanced batches with
+binary cross-entropy, stops early on the validation AUROC and moves the decision threshold
+to Youden's on the validation split. :func:`binary_metrics` and
 :func:`bootstrap_metrics` evaluate it: AUROC, accuracy, sensitivity and specificity with
 percentile bootstrap intervals (over subjects when given) and paired differences.
 

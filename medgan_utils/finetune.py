@@ -3,8 +3,9 @@
 For each number ``N`` of real training images (50, 100, 200, 500 and all):
 
 - ``real``: train on the ``N`` real images only (the reference);
-- ``pretrain``: train on the synthetic set, then fine-tune all layers on the ``N`` real images
-  with a lower learning rate;
+- ``pretrain``: train on the synthetic set (or start from a classifier already trained on
+  it, ``FinetuneConfig.pretrained``, e.g. the shipped ``lesion-classifier-synthetic``), then
+  fine-tune all layers on the ``N`` real images with a lower learning rate;
 - ``mix``: train on the ``N`` real images plus ``mix_ratio * N`` synthetic ones;
 - ``synthetic``: train on synthetic images only (independent of ``N``; repeated in each row so
   that its paired difference to real-only at that ``N`` is reported).
@@ -361,7 +362,7 @@ def sample_real(
         raise DataError(
             "training pool",
             f"has {len(pool)} real images from {len(set(pool.subjects))} subjects, fewer than "
-            f"N={n}: ask for fewer, or 'all' (None)",
+            f"N={n}: ask for fewer, or for all of them (--n-real all; None in Python)",
         )
     if n < 2:
         raise ValueError(f"need at least 2 real images (one per class), got {n}")
