@@ -125,11 +125,11 @@ def train_run(
             f"{len(classes)} classes {classes} for a generator conditioned on "
             f"{model_config.num_classes}",
         )
-    if dataset[0]["image"].shape[0] != model_config.channels:
+    channels = dataset[0]["image"].shape[0]
+    if channels != model_config.channels:
         raise DataError(
             data,
-            f"images have {dataset.images.shape[1]} channel(s), config wants "
-            f"{model_config.channels}",
+            f"images have {channels} channel(s), config wants {model_config.channels}",
         )
     out.mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {"data": str(data), "classes": classes}
