@@ -391,22 +391,12 @@ def resolve_model_folder(model: str | Path) -> tuple[Path, str | None]:
     """The folder of a shipped model name or a run folder, and its shipped name (or None).
 
     Raises:
-        DataError: neither a shipped model nor a folder with ``generator.json``.
+        DataError: not a model (see :func:`~medgan_utils.zoo.model_path`).
     """
-    from .zoo import PRETRAINED, SHIPPED_MODELS
+    from .zoo import PRETRAINED, SHIPPED_MODELS, model_path
 
-    if str(model) in SHIPPED_MODELS:
-        return PRETRAINED / SHIPPED_MODELS[str(model)], str(model)
-    folder = Path(model)
-    if folder.suffix in (".safetensors", ".json"):
-        folder = folder.parent
-    if not (folder / "generator.json").is_file():
-        known = ", ".join(SHIPPED_MODELS)
-        raise DataError(
-            model,
-            f"not a model: expected a shipped model name ({known}) or a run folder with "
-            "generator.json",
-        )
+    path = Path(model)
+    folder = model_path(path.parent if path.suffix == ".json" else model)
     shipped = [n for n, sub in SHIPPED_MODELS.items() if (PRETRAINED / sub) == folder.resolve()]
     return folder, shipped[0] if shipped else None
 

@@ -69,6 +69,7 @@ __all__ = [
     "BUILTIN_SYNTHETIC",
     "split_real",
     "sample_real",
+    "balanced_sample",
     "train_strategy",
     "start_from",
     "run_experiments",
@@ -387,7 +388,7 @@ def sample_real(
     return pool.take(np.sort(chosen))
 
 
-def _balanced_sample(data: LabelledImages, n: int, seed: int) -> LabelledImages:
+def balanced_sample(data: LabelledImages, n: int, seed: int) -> LabelledImages:
     """``n`` images, half of each class where the set has them (seeded)."""
     rng = np.random.default_rng(seed)
     t = data.targets.numpy()
@@ -465,7 +466,7 @@ def train_strategy(
             model, real.pair(), val.pair(), replace(fit, lr=config.finetune_lr)
         )
         return model, history, len(synthetic)
-    extra = _balanced_sample(synthetic, round(config.mix_ratio * len(real)), config.seed)
+    extra = balanced_sample(synthetic, round(config.mix_ratio * len(real)), config.seed)
     mixed = LabelledImages.concat(real, extra)
     return model, fit_classifier(model, mixed.pair(), val.pair(), fit), len(extra)
 

@@ -37,6 +37,7 @@ from .finetune import (
     FinetuneConfig,
     LabelledImages,
     as_labelled,
+    balanced_sample,
     split_real,
     synthetic_images,
     train_strategy,
@@ -166,11 +167,7 @@ def mitigation_experiment(
     if n_added is None:
         n_added = int((pool_groups != target).sum() - (pool_groups == target).sum())
     n_added = max(2, min(n_added, len(chosen)))
-    rng = np.random.default_rng(config.seed)
-    t = chosen.targets.numpy()
-    pos, neg = rng.permutation(np.flatnonzero(t == 1)), rng.permutation(np.flatnonzero(t == 0))
-    k = min(n_added // 2, len(pos))
-    extra = chosen.take(np.sort(np.concatenate([pos[:k], neg[: n_added - k]])))
+    extra = balanced_sample(chosen, n_added, config.seed)
 
     y = test.targets.numpy()
     scores = {}
