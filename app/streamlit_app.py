@@ -1,7 +1,7 @@
 """The course's Streamlit app (capstone). Run: ``streamlit run app/streamlit_app.py``.
 
-A thin view: widgets and layout only. What it computes comes from ``medgan_utils.appkit``
-(generation) and ``medgan_utils.appviews`` (the views beyond it), over the package functions
+A thin view: widgets and layout only. What it computes comes from ``medgan_utils.appkit.core``
+(generation) and ``medgan_utils.appkit.views`` (the views beyond it), over the package functions
 behind them (``zoo``, ``hub``, ``synthetic``, ``metrics``). Models load behind
 ``st.cache_resource``; images, ZIPs and analyses are cached with ``st.cache_data`` keyed by
 (model, count, seed, options), so a request seen before is served at once.
@@ -14,10 +14,11 @@ import logging
 
 import streamlit as st
 
-from medgan_utils import appkit, appviews
-from medgan_utils.appkit import GenerationRequest
-from medgan_utils.data import MedicalImageDataset
-from medgan_utils.hub import Catalog
+from medgan_utils.appkit import core as appkit
+from medgan_utils.appkit import views as appviews
+from medgan_utils.appkit.core import GenerationRequest
+from medgan_utils.data.dataset import MedicalImageDataset
+from medgan_utils.hub.catalog import Catalog
 
 log = logging.getLogger("medgan.app")
 VIEWS = ["Generate", "Model card", "Interpolation", "Memorization", "Visual Turing test"]

@@ -33,7 +33,7 @@ from medgan_utils.appdriver import (
     protocol_session,
     serve_app,
 )
-from medgan_utils.zoo import DEFAULT_MODEL
+from medgan_utils.gan.zoo import DEFAULT_MODEL
 
 PAINTED = """([count, seed]) => {
   const app = document.querySelector('[data-testid=stApp]');

@@ -17,7 +17,7 @@ import torch
 from _common import print_table, timed
 from torch.utils.data import DataLoader
 
-from medgan_utils.builtin import BuiltinConfig, cache_file, load_builtin
+from medgan_utils.data.builtin import BuiltinConfig, cache_file, load_builtin
 
 
 def main(argv: list[str] | None = None) -> None:

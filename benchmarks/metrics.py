@@ -16,9 +16,9 @@ import argparse
 import torch
 from _common import print_table, timed
 
-from medgan_utils.data import load_dataset
-from medgan_utils.features import get_extractor
-from medgan_utils.metrics import (
+from medgan_utils.data.dataset import load_dataset
+from medgan_utils.evaluation.features import get_extractor
+from medgan_utils.evaluation.metrics import (
     diversity,
     evaluate,
     frechet_distance,
@@ -26,7 +26,7 @@ from medgan_utils.metrics import (
     memorization,
     precision_recall,
 )
-from medgan_utils.zoo import DEFAULT_MODEL, generate, list_models, load_generator
+from medgan_utils.gan.zoo import DEFAULT_MODEL, generate, list_models, load_generator
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,14 +26,15 @@ import torch
 from _common import print_table
 from torch import nn
 
-from medgan_utils.models import (
+from medgan_utils.gan.models import (
     DCGANConfig,
     Generator,
     count_parameters,
     training_flops_per_image,
 )
-from medgan_utils.train import GANTrainer, TrainConfig, pick_device, pick_precision
-from medgan_utils.zoo import DEFAULT_MODEL, generate, list_models, load_generator
+from medgan_utils.gan.train import GANTrainer, TrainConfig
+from medgan_utils.gan.zoo import DEFAULT_MODEL, generate, list_models, load_generator
+from medgan_utils.settings import pick_device, pick_precision
 
 BF16 = "bf16 autocast + channels_last"
 STEP_NAMES = {"ours": "ours: GANTrainer.train_step", "reference": "reference: pytorch/examples"}

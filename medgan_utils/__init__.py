@@ -7,9 +7,8 @@ that need them.
 
 from __future__ import annotations
 
-from .builtin import BuiltinConfig, build_builtin, load_builtin
-from .data import (
-    SUPPORTED_SIZES,
+from medgan_utils.data.builtin import BuiltinConfig, build_builtin, load_builtin
+from medgan_utils.data.dataset import (
     DatasetInfo,
     MedicalImageDataset,
     describe,
@@ -17,9 +16,10 @@ from .data import (
     resize_square,
     subject_split,
 )
-from .hub import Catalog, load_catalog
-from .metrics import EvaluationReport, Score, evaluate
-from .models import (
+from medgan_utils.data.readers import RawSlice, ReadResult, SliceMeta
+from medgan_utils.errors import DataError
+from medgan_utils.evaluation.metrics import EvaluationReport, Score, evaluate
+from medgan_utils.gan.models import (
     DCGANConfig,
     Discriminator,
     Generator,
@@ -27,12 +27,20 @@ from .models import (
     count_parameters,
     training_flops_per_image,
 )
-from .readers import DataError, RawSlice, ReadResult, SliceMeta
-from .settings import atomic_path, data_home, quick_mode
-from .synthetic import build_synthetic_dataset, load_synthetic_dataset
-from .train import GANTrainer, TrainConfig, pick_device, pick_precision, set_seed
-from .viz import make_grid, plot_grid, save_grid_png, slice_viewer_figure, to_uint8
-from .zoo import DEFAULT_MODEL, generate, interpolate, list_models, load_generator
+from medgan_utils.gan.train import GANTrainer, TrainConfig
+from medgan_utils.gan.zoo import DEFAULT_MODEL, generate, interpolate, list_models, load_generator
+from medgan_utils.hub.catalog import Catalog, load_catalog
+from medgan_utils.hub.generate import build_synthetic_dataset, load_synthetic_dataset
+from medgan_utils.settings import (
+    SUPPORTED_SIZES,
+    atomic_path,
+    data_home,
+    pick_device,
+    pick_precision,
+    quick_mode,
+    set_seed,
+)
+from medgan_utils.viz import make_grid, plot_grid, save_grid_png, slice_viewer_figure, to_uint8
 
 __version__ = "0.1.0"
 

@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from .data import SUPPORTED_SIZES, describe, load_dataset
-from .readers import DataError
-from .zoo import DEFAULT_MODEL
+from medgan_utils.data.dataset import describe, load_dataset
+from medgan_utils.errors import DataError
+from medgan_utils.gan.zoo import DEFAULT_MODEL
+from medgan_utils.settings import SUPPORTED_SIZES
 
 __all__ = ["main", "build_parser"]
 
@@ -47,16 +48,16 @@ def _data_info(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .models import DCGANConfig
-    from .runs import train_run
-    from .train import TrainConfig
+    from medgan_utils.gan.models import DCGANConfig
+    from medgan_utils.gan.runs import train_run
+    from medgan_utils.gan.train import TrainConfig
 
     data_options: dict[str, int] = {"n_subjects": args.n_subjects} if args.n_subjects else {}
     if args.data_seed is not None:
         data_options["seed"] = args.data_seed
     num_classes = 0
     if args.conditional:
-        from .data import load_dataset
+        from medgan_utils.data.dataset import load_dataset
 
         num_classes = len(load_dataset(args.data, args.image_size, **data_options).classes)
         if num_classes < 2:
@@ -100,7 +101,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .zoo import export_pngs, generate, load_generator
+    from medgan_utils.gan.zoo import export_pngs, generate, load_generator
 
     if _catalog_model(args):
         if args.format != "png":
@@ -110,7 +111,7 @@ def _generate(args: argparse.Namespace) -> int:
     images = generate(G, args.n, seed=args.seed, labels=args.label)
     name = Path(str(args.model)).name if Path(str(args.model)).exists() else str(args.model)
     if args.format == "dicom":
-        from .dicom_export import export_dicom
+        from medgan_utils.exports import export_dicom
 
         files = export_dicom(images, args.out, model=name, seed=args.seed)
         print(f"wrote {len(files)} synthetic DICOM files (one series) to {args.out}")
@@ -121,7 +122,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> int:
-    from .cards import card_for, write_model_card
+    from medgan_utils.ethics.cards import card_for, write_model_card
 
     if args.out:
         print(
@@ -143,8 +144,8 @@ def _catalog_model(args: argparse.Namespace) -> bool:
     """
     import re
 
-    from .hub import load_catalog
-    from .zoo import SHIPPED_MODELS
+    from medgan_utils.gan.zoo import SHIPPED_MODELS
+    from medgan_utils.hub.catalog import load_catalog
 
     model = str(args.model)
     if model in SHIPPED_MODELS or Path(model).exists():
@@ -176,7 +177,7 @@ def _model_args(pairs: Sequence[str]) -> dict[str, object]:
 
 
 def _generate_catalog(args: argparse.Namespace) -> int:
-    from .synthetic import generate
+    from medgan_utils.hub.generate import generate
 
     extra = _model_args(args.model_arg)
     if args.label is not None:
@@ -195,7 +196,7 @@ def _generate_catalog(args: argparse.Namespace) -> int:
 
 
 def _models_list(args: argparse.Namespace) -> int:
-    from .hub import format_table, load_catalog
+    from medgan_utils.hub.catalog import format_table, load_catalog
 
     catalog = load_catalog(args.catalog, refresh=args.refresh)
     size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else None
@@ -231,7 +232,7 @@ def _models_list(args: argparse.Namespace) -> int:
 
 
 def _models_show(args: argparse.Namespace) -> int:
-    from .hub import load_catalog
+    from medgan_utils.hub.catalog import load_catalog
 
     card = load_catalog(args.catalog).card(args.model_id)
     print(json.dumps(card.to_dict(), indent=2) if args.json else card.to_text())
@@ -239,7 +240,7 @@ def _models_show(args: argparse.Namespace) -> int:
 
 
 def _models_fetch(args: argparse.Namespace) -> int:
-    from .synthetic import fetch_model
+    from medgan_utils.hub.generate import fetch_model
 
     folder = fetch_model(args.model_id, args.catalog, timeout=args.timeout)
     print(f"{args.model_id}: checked and ready in {folder}")
@@ -247,7 +248,7 @@ def _models_fetch(args: argparse.Namespace) -> int:
 
 
 def _export_medigan(args: argparse.Namespace) -> int:
-    from .medigan_package import export_medigan
+    from medgan_utils.hub.export import export_medigan
 
     card = {
         k: v
@@ -328,7 +329,7 @@ def _add_medigan_commands(
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from .metrics import evaluate
+    from medgan_utils.evaluation.metrics import evaluate
 
     report = evaluate(
         args.real, args.fake, n=args.n, extractor=args.extractor, seed=args.seed, train=args.train
@@ -338,8 +339,8 @@ def _metrics(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from .classifier import FitConfig
-    from .finetune import FinetuneConfig, run_experiments
+    from medgan_utils.downstream.classifier import FitConfig
+    from medgan_utils.downstream.finetune import FinetuneConfig, run_experiments
 
     n_real = None if args.n_real == "all" else int(args.n_real)
     options = {"n_subjects": args.n_subjects} if args.n_subjects else {}
@@ -366,9 +367,9 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from .audit import audit_dataset, subgroup_metrics
-    from .classifier import load_classifier, predict
-    from .finetune import as_labelled
+    from medgan_utils.downstream.classifier import load_classifier, predict
+    from medgan_utils.downstream.finetune import as_labelled
+    from medgan_utils.ethics.audit import audit_dataset, subgroup_metrics
 
     model, meta = load_classifier(args.model)
     options = {"n_subjects": args.n_subjects} if args.n_subjects else {}

@@ -1,4 +1,4 @@
-"""Where the project keeps its files, and the course's quick mode.
+"""Where the project keeps its files, the course's quick mode, seeding and devices.
 
 Two environment variables steer every entry point (CLI, notebooks, app, tests):
 
@@ -12,12 +12,29 @@ Two environment variables steer every entry point (CLI, notebooks, app, tests):
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["data_home", "quick_mode", "network_allowed", "atomic_path"]
+import numpy as np
+import torch
+
+__all__ = [
+    "PRETRAINED",
+    "SUPPORTED_SIZES",
+    "atomic_path",
+    "data_home",
+    "network_allowed",
+    "pick_device",
+    "pick_precision",
+    "quick_mode",
+    "set_seed",
+]
+
+SUPPORTED_SIZES = (32, 64, 128)  # image sizes the networks and the built-in set support
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"  # the shipped weights
 
 
 def data_home() -> Path:
@@ -66,3 +83,47 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices): the project's one seeding helper."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA if available, then Apple's MPS, then the CPU; or the device ``name``."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _cpu_has_bf16() -> bool:
+    # torch has no public query; these private helpers exist since torch 2.1 (AMX/AVX512-BF16).
+    cpu = torch.cpu
+    return any(
+        getattr(cpu, f, lambda: False)()
+        for f in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    )
+
+
+def pick_precision(device: torch.device, requested: str = "auto") -> torch.dtype | None:
+    """The autocast dtype for ``device`` (``None`` means plain fp32).
+
+    "auto": bf16 on GPUs and CPUs with native bf16 units (AMX/AVX512-BF16: about 2x faster
+    than fp32 for a 64x64 DCGAN on such CPUs), fp16 on GPUs without bf16, else fp32.
+    """
+    if requested == "fp32":
+        return None
+    if requested in ("bf16", "fp16"):
+        return torch.bfloat16 if requested == "bf16" else torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and _cpu_has_bf16():
+        return torch.bfloat16
+    return None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .settings import atomic_path
+from medgan_utils.settings import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -92,7 +92,7 @@ def slice_viewer_figure(
 
     Args:
         volume: ``(X, Y, Z)`` array in RAS+ orientation (e.g. from
-            :func:`medgan_utils.readers.load_nifti_volume`), any intensity range.
+            :func:`medgan_utils.data.readers.load_nifti_volume`), any intensity range.
         axis: 0 sagittal, 1 coronal, 2 axial.
         indices: slice indices to show; default ``n_slices`` evenly spaced interior ones.
         n_slices: number of slices when ``indices`` is not given.

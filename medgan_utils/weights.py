@@ -1,7 +1,7 @@
 """Loading the project's own weight files: safetensors tensors plus a JSON config.
 
 safetensors holds tensors only, so loading never runs code from the file (unlike pickle).
-Every failure becomes a :class:`~medgan_utils.readers.DataError` naming the file.
+Every failure becomes a :class:`~medgan_utils.errors.DataError` naming the file.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from .readers import DataError
+from medgan_utils.errors import DataError
 
 __all__ = ["read_json", "load_state"]
 

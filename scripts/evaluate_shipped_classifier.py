@@ -16,18 +16,17 @@ from dataclasses import asdict
 from pathlib import Path
 
 import medgan_utils as mu
-from medgan_utils.audit import subgroup_metrics
-from medgan_utils.cards import write_model_card
-from medgan_utils.classifier import (
-    PRETRAINED,
+from medgan_utils.downstream.classifier import (
     SHIPPED_CLASSIFIERS,
     bootstrap_metrics,
     bootstrap_resamples,
     load_classifier,
     predict,
 )
-from medgan_utils.finetune import as_labelled, split_real
-from medgan_utils.settings import atomic_path
+from medgan_utils.downstream.finetune import as_labelled, split_real
+from medgan_utils.ethics.audit import subgroup_metrics
+from medgan_utils.ethics.cards import write_model_card
+from medgan_utils.settings import PRETRAINED, atomic_path
 
 NAME = "lesion-classifier-synthetic"
 CALL = "test split of load_dataset('builtin-labelled', 64, n_subjects=96, seed=0), as chapter 6"

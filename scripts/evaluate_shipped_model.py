@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import medgan_utils as mu
-from medgan_utils.cards import write_model_card
+from medgan_utils.ethics.cards import write_model_card
+from medgan_utils.gan.zoo import model_path
 from medgan_utils.settings import atomic_path
-from medgan_utils.zoo import model_path
 
 LESION = "brain-mri-lesion-dcgan-64"
 CALLS = {

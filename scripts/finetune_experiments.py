@@ -21,16 +21,15 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from medgan_utils.data import load_dataset
-from medgan_utils.finetune import (
+from medgan_utils.data.dataset import load_dataset
+from medgan_utils.downstream.finetune import (
     BUILTIN_SYNTHETIC,
     FinetuneConfig,
     results_table,
     run_experiments,
 )
-from medgan_utils.runs import hardware_summary
-from medgan_utils.settings import atomic_path, quick_mode
-from medgan_utils.train import pick_device
+from medgan_utils.gan.runs import hardware_summary
+from medgan_utils.settings import atomic_path, pick_device, quick_mode
 
 RESULTS = Path(__file__).resolve().parents[1] / "notebooks" / "results" / "finetune_full.json"
 

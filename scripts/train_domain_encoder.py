@@ -23,15 +23,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from medgan_utils.data import load_dataset, subject_split
-from medgan_utils.features import (
+from medgan_utils.data.dataset import load_dataset, subject_split
+from medgan_utils.evaluation.features import (
     DOMAIN_ENCODER_DIR,
     DomainEncoder,
     DomainEncoderConfig,
     PixelFeatures,
     save_domain_encoder,
 )
-from medgan_utils.metrics import frechet_distance
+from medgan_utils.evaluation.metrics import frechet_distance
 
 CORRUPTIONS = ("clean", "noise", "blur", "checkerboard", "splice")
 

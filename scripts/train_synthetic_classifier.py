@@ -3,7 +3,7 @@
     python scripts/train_synthetic_classifier.py [--n-synthetic 4000] [--seed 0]
 
 The images come from the shipped pair of generators (one per class,
-``medgan_utils.finetune.BUILTIN_SYNTHETIC``) through the synthetic-dataset builder; early
+``medgan_utils.downstream.finetune.BUILTIN_SYNTHETIC``) through the synthetic-dataset builder; early
 stopping uses a held-out fifth of the *synthetic* images, so the classifier has seen no real
 labelled scan: it is the starting point that the fine-tuning chapter adapts to N real ones.
 Writes ``medgan_utils/pretrained/lesion_classifier_synthetic/classifier.safetensors``
@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medgan_utils.classifier import (
-    PRETRAINED,
+from medgan_utils.downstream.classifier import (
     SHIPPED_CLASSIFIERS,
     FitConfig,
     LesionClassifier,
@@ -30,9 +29,9 @@ from medgan_utils.classifier import (
     predict,
     save_classifier,
 )
-from medgan_utils.finetune import BUILTIN_SYNTHETIC, FinetuneConfig, synthetic_images
-from medgan_utils.runs import hardware_summary
-from medgan_utils.train import pick_device
+from medgan_utils.downstream.finetune import BUILTIN_SYNTHETIC, FinetuneConfig, synthetic_images
+from medgan_utils.gan.runs import hardware_summary
+from medgan_utils.settings import PRETRAINED, pick_device
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -145,7 +145,7 @@ def test_metrics_prints_every_score_with_its_floor(capsys):
 def test_generate_dicom_and_model_card(tmp_path, capsys):
     import pydicom
 
-    from medgan_utils.cards import SECTIONS, card_for
+    from medgan_utils.ethics.cards import SECTIONS, card_for
 
     out = tmp_path / "dicom"
     args = ["generate", "-n", "3", "--seed", "2", "--format", "dicom", "--out", str(out)]

@@ -1,0 +1,1 @@
+"""What the Streamlit page computes, without importing Streamlit. Nothing else imports it."""

@@ -1,0 +1,1 @@
+"""ipywidgets dashboards, used in the chapters and standalone under Voila."""

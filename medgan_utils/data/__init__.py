@@ -1,0 +1,1 @@
+"""Reading medical images: files and folders, the built-in brain-MRI set, one Dataset."""

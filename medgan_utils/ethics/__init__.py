@@ -1,0 +1,1 @@
+"""Bias, fairness, privacy and accountability: audits, mitigation and model cards."""

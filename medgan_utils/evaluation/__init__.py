@@ -1,0 +1,2 @@
+"""Measuring synthetic images: feature spaces, scores with floors, memorization, the visual
+Turing test."""

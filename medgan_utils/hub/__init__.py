@@ -1,0 +1,1 @@
+"""medigan and the unified catalog: catalog, entries, generation, packages, export."""

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from medgan_utils.errors import DataError
+from medgan_utils.gan.models import DCGANConfig, Generator
+from medgan_utils.gan.zoo import (
+    MAX_IMAGES,
+    export_pngs,
+    generate,
+    interpolate,
+    latent_noise,
+    load_generator,
+    save_generator,
+    slerp,
+)
+
+CONFIG = DCGANConfig(image_size=32, width=8, latent_dim=16)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    G = Generator(CONFIG)
+    save_generator(G, CONFIG, tmp_path / "model", {"note": "test"})
+    return tmp_path / "model", G
+
+
+def test_save_and_load_round_trip(saved):
+    folder, G = saved
+    loaded, meta = load_generator(folder)
+    assert meta["note"] == "test" and DCGANConfig.from_dict(meta["model_config"]) == CONFIG
+    assert not loaded.training
+    z = torch.randn(4, 16)
+    G.eval()
+    assert torch.equal(loaded(z), G(z))
+    assert load_generator(folder / "generator.safetensors")[1] == meta
+
+
+def test_generate_is_seeded_and_independent_of_batching(saved):
+    G = load_generator(saved[0])[0]
+    a = generate(G, 10, seed=3)
+    assert a.shape == (10, 1, 32, 32) and a.abs().max() <= 1
+    assert torch.equal(a, generate(G, 10, seed=3))  # same call, same bits
+    # the noise of image i does not depend on n or the batch size (kernels may round differently)
+    assert torch.allclose(a, generate(G, 10, seed=3, batch_size=3), atol=1e-6)
+    assert torch.allclose(a[:4], generate(G, 4, seed=3), atol=1e-6)
+    for n in (1, 5, 13, 17, 33):  # including counts whose noise is not a multiple of 16 values
+        assert torch.equal(latent_noise(n, 16, seed=3), latent_noise(40, 16, seed=3)[:n])
+    assert not torch.equal(a, generate(G, 10, seed=4))
+
+
+@pytest.mark.parametrize("n", [0, -1, MAX_IMAGES + 1, 2.5])
+def test_generate_rejects_bad_counts(saved, n):
+    with pytest.raises(ValueError, match="between 1 and"):
+        generate(load_generator(saved[0])[0], n)
+
+
+def test_load_errors_name_the_file(saved, tmp_path):
+    folder = saved[0]
+    with pytest.raises(DataError, match="not a model"):
+        load_generator("no-such-model")
+    weights = folder / "generator.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[: len(good) // 2])
+    with pytest.raises(DataError, match="generator.safetensors: corrupt"):
+        load_generator(folder)
+    weights.write_bytes(good)
+    meta = json.loads((folder / "generator.json").read_text())
+    meta["model_config"]["width"] = 16
+    (folder / "generator.json").write_text(json.dumps(meta))
+    with pytest.raises(DataError, match="do not match the config"):
+        load_generator(folder)
+    (folder / "generator.json").write_text("{not json")
+    with pytest.raises(DataError, match="generator.json: unreadable model config"):
+        load_generator(folder)
+
+
+def test_export_pngs_are_marked_and_repeatable(saved, tmp_path):
+    images = generate(load_generator(saved[0])[0], 3, seed=0)
+    files = export_pngs(images, tmp_path / "a", model="my model", seed=0)
+    assert [f.name for f in files] == [
+        "synthetic_my-model_seed0_0000.png",
+        "synthetic_my-model_seed0_0001.png",
+        "synthetic_my-model_seed0_0002.png",
+        "grid.png",
+    ]
+    png = Image.open(files[0])
+    assert png.text == {"synthetic": "true", "model": "my model", "seed": "0"}
+    expected = np.round((images[0, 0].numpy() + 1) * 127.5).astype(np.uint8)
+    assert np.array_equal(np.array(png), expected)
+    again = export_pngs(images, tmp_path / "b", model="my model", seed=0)
+    assert [f.read_bytes() for f in files] == [f.read_bytes() for f in again]
+    with pytest.raises(DataError, match="not empty"):
+        export_pngs(images, tmp_path / "a", model="my model", seed=0)
+
+
+def test_interpolate_ends_at_the_seeds_images(saved):
+    G = load_generator(saved[0])[0]
+    path = interpolate(G, 1, 2, steps=5)
+    assert path.shape == (5, 1, 32, 32)
+    assert torch.allclose(path[0], generate(G, 1, seed=1)[0], atol=1e-5)
+    assert torch.allclose(path[-1], generate(G, 1, seed=2)[0], atol=1e-5)
+    with pytest.raises(ValueError, match="at least 2"):
+        interpolate(G, 1, 2, steps=1)
+
+
+def test_slerp_keeps_the_norm_of_gaussian_noise():
+    a, b = torch.randn(2, 100, generator=torch.Generator().manual_seed(0))
+    path = slerp(a, b, torch.linspace(0, 1, 11))
+    assert torch.allclose(path[0], a, atol=1e-5) and torch.allclose(path[-1], b, atol=1e-5)
+    middle = (a + b) / 2  # the straight line's midpoint is much shorter
+    assert path[5].norm() > 0.9 * min(a.norm(), b.norm()) > middle.norm()
+
+
+def test_the_shipped_model_loads_and_generates_brains():
+    from medgan_utils.gan.zoo import DEFAULT_MODEL, list_models, model_path
+
+    assert DEFAULT_MODEL in list_models()
+    folder = model_path(DEFAULT_MODEL)
+    assert (folder / "generator.safetensors").stat().st_size < 20e6
+    assert (folder / "MODEL_CARD.md").exists()
+    G, meta = load_generator(DEFAULT_MODEL)
+    assert meta["model_config"]["image_size"] == 64 and meta["data"] == "builtin"
+    x = generate(G, 64, seed=0)
+    assert x.shape == (64, 1, 64, 64)
+    # brain-like: dark background corners, a bright centre, and not 64 copies of one image
+    assert x[:, 0, :6, :6].mean() < -0.8 and x[:, 0, 24:40, 24:40].mean() > -0.2
+    assert x.std(0).mean() > 0.1
