@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (see README):
 #   make app    install everything into .venv and start the Streamlit app
-#   make test   install everything into .venv and run every test (lint, unit, app, book)
+#   make test   install everything into .venv and run every test (lint, types, unit, app, book)
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 # An exact pin: pip finds this CPU build on the course machines; a looser spec can pull a
@@ -24,6 +24,7 @@ app: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 book: install

@@ -1,8 +1,9 @@
 """The course's Streamlit app (capstone). Run: ``streamlit run app/streamlit_app.py``.
 
-A thin view: widgets and layout only. What it computes comes from ``medgan_utils.appkit.core``
-(generation) and ``medgan_utils.appkit.views`` (the views beyond it), over the package functions
-behind them (``zoo``, ``hub``, ``synthetic``, ``metrics``). Models load behind
+A thin view: widgets and layout only. What it computes comes from ``medgan_utils.appkit``
+(the models, requests, generation, downloads and messages) and ``medgan_utils.appkit.views``
+(the views beyond generation), over the package functions behind them (``gan.zoo``, ``hub``,
+``exports``, ``evaluation``). Models load behind
 ``st.cache_resource``; images, ZIPs and analyses are cached with ``st.cache_data`` keyed by
 (model, count, seed, options), so a request seen before is served at once.
 Errors become one short message on the page; the details go to the server log.
@@ -14,9 +15,9 @@ import logging
 
 import streamlit as st
 
-from medgan_utils.appkit import core as appkit
+from medgan_utils import appkit
 from medgan_utils.appkit import views as appviews
-from medgan_utils.appkit.core import GenerationRequest
+from medgan_utils.appkit.request import GenerationRequest
 from medgan_utils.data.dataset import MedicalImageDataset
 from medgan_utils.hub.catalog import Catalog
 
@@ -51,8 +52,9 @@ def all_images(request: GenerationRequest, key: Key) -> list[bytes]:
     return [png for start, stop in bounds for png in images(request, start, stop, key)]
 
 
-@st.cache_data(show_spinner="Packing the ZIP...", max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32)
 def zip_file(request: GenerationRequest, key: Key) -> bytes:
+    """Packed when the user presses Download (a deferred download), not on every grid."""
     return appkit.build_zip(model(request.model_id, key), request, all_images(request, key))
 
 
@@ -125,8 +127,8 @@ def generate_view(request: GenerationRequest | None, key: Key) -> None:
             status.caption(f"Generating images {start + 1} to {stop} of {request.count}...")
             part = images(request, start, stop, key)
             for i, png in enumerate(part, start):
-                columns[i % COLUMNS].image(
-                    png, caption=f"synthetic #{i + 1}", width="stretch", output_format="PNG"
+                columns[i % COLUMNS].image(  # inline: the images come with the grid
+                    appkit.inline_png(png), caption=f"synthetic #{i + 1}", width="stretch"
                 )
             pngs += part
     except Exception as err:
@@ -140,7 +142,7 @@ def generate_view(request: GenerationRequest | None, key: Key) -> None:
     with left:
         st.download_button(
             f"Download all {request.count} (ZIP: PNGs, manifest.csv, model card)",
-            data=zip_file(request, key),
+            data=lambda: zip_file(request, key),  # packed on the click, not with the grid
             file_name=appkit.zip_name(request),
             mime="application/zip",
             key="download_zip",

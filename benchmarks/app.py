@@ -6,6 +6,8 @@
   grid is painted, for 16 and 64 images of the shipped model: *first* (the first generation
   of the server process), *new seed* (a request never seen, model warm) and *cached* (a
   request seen before, served from ``st.cache_data``);
+- generation alone: ``zoo.generate`` of the same images in this process, the part of
+  click-to-grid that is the model's (the rest is the page, the transfer and the browser);
 - load test: concurrent sessions over Streamlit's websocket protocol, each generating 64
   images with its own seed, with the server's peak resident memory.
 
@@ -19,21 +21,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 from _common import print_table
 
-from medgan_utils.appdriver import (
-    AppPage,
-    browser,
-    find_chromium,
-    load_test,
-    protocol_session,
-    serve_app,
-)
-from medgan_utils.gan.zoo import DEFAULT_MODEL
+sys.path.append(str(Path(__file__).resolve().parents[1] / "app"))  # the app's test tooling
+from driver import AppPage, browser, find_chromium, serve_app  # noqa: E402
+from loadtest import load_test, protocol_session  # noqa: E402
+
+from medgan_utils.gan.zoo import DEFAULT_MODEL, generate, load_generator  # noqa: E402
 
 PAINTED = """([count, seed]) => {
   const app = document.querySelector('[data-testid=stApp]');
@@ -63,6 +63,18 @@ def protocol_latency(url: str, count: int, seed: int) -> float:
     result = protocol_session(url, f"model={DEFAULT_MODEL}&n={count}&seed={seed}")
     assert not result.errors and result.images == count, result.errors
     return result.seconds
+
+
+def generation_time(count: int, seeds: list[int]) -> float:
+    """Median seconds of ``zoo.generate`` for ``count`` images, new seeds, model warm."""
+    G, _ = load_generator(DEFAULT_MODEL)
+    generate(G, count, seed=0)  # warm up
+    times = []
+    for seed in seeds:
+        start = time.perf_counter()
+        generate(G, count, seed=seed)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
                 t_cached = statistics.median(cached)
                 rows.append((f"click-to-grid {n} images, new seed ({how})", f"{t_new:.3f} s", "-"))
                 rows.append((f"click-to-grid {n} images, cached ({how})", f"{t_cached:.3f} s", "-"))
+                t_gen = generation_time(n, [next(seeds) for _ in range(args.repeat)])
+                rows.append((f"generation alone, {n} images (zoo.generate)", f"{t_gen:.3f} s", "-"))
 
         result = load_test(server, sessions=args.sessions, count=args.load_count)
         assert not result.errors, result.errors[:3]

@@ -5,7 +5,7 @@ Usage:
     python benchmarks/finetune.py --steps 4 --repeat 1  # a quick run
     python benchmarks/finetune.py --device cuda          # where a GPU is lent
 
-One "epoch" here is what :func:`medgan_utils.downstream.classifier.fit_classifier` runs per epoch:
+One "epoch" here is what :func:`medgan_utils.downstream.fit.fit_classifier` runs per epoch:
 ``steps_per_epoch`` (default 25) class-balanced batches, then the validation pass. Each
 precision the device supports is timed (best of ``--repeat``); timings vary with load.
 """
@@ -18,13 +18,8 @@ from functools import partial
 import torch
 from _common import print_table, timed
 
-from medgan_utils.downstream.classifier import (
-    ClassifierConfig,
-    FitConfig,
-    LesionClassifier,
-    fit_classifier,
-    predict,
-)
+from medgan_utils.downstream.classifier import ClassifierConfig, LesionClassifier, predict
+from medgan_utils.downstream.fit import FitConfig, fit_classifier
 from medgan_utils.settings import pick_device, pick_precision
 
 

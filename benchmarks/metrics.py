@@ -16,14 +16,14 @@ import argparse
 import torch
 from _common import print_table, timed
 
-from medgan_utils.data.dataset import load_dataset
+from medgan_utils.data.load import load_dataset
+from medgan_utils.evaluation.evaluate import evaluate
 from medgan_utils.evaluation.features import get_extractor
+from medgan_utils.evaluation.memorization import memorization
 from medgan_utils.evaluation.metrics import (
     diversity,
-    evaluate,
     frechet_distance,
     kernel_distance,
-    memorization,
     precision_recall,
 )
 from medgan_utils.gan.zoo import DEFAULT_MODEL, generate, list_models, load_generator

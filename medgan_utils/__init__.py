@@ -12,13 +12,15 @@ from medgan_utils.data.dataset import (
     DatasetInfo,
     MedicalImageDataset,
     describe,
-    load_dataset,
     resize_square,
     subject_split,
 )
-from medgan_utils.data.readers import RawSlice, ReadResult, SliceMeta
+from medgan_utils.data.load import load_dataset
+from medgan_utils.data.slices import RawSlice, ReadResult, SliceMeta
+from medgan_utils.data.synthetic import load_synthetic_dataset
 from medgan_utils.errors import DataError
-from medgan_utils.evaluation.metrics import EvaluationReport, Score, evaluate
+from medgan_utils.evaluation.evaluate import EvaluationReport, evaluate
+from medgan_utils.evaluation.metrics import Score
 from medgan_utils.gan.models import (
     DCGANConfig,
     Discriminator,
@@ -27,10 +29,18 @@ from medgan_utils.gan.models import (
     count_parameters,
     training_flops_per_image,
 )
+from medgan_utils.gan.record import GeneratorRecord
 from medgan_utils.gan.train import GANTrainer, TrainConfig
-from medgan_utils.gan.zoo import DEFAULT_MODEL, generate, interpolate, list_models, load_generator
+from medgan_utils.gan.zoo import (
+    DEFAULT_MODEL,
+    generate,
+    interpolate,
+    list_models,
+    load_generator,
+    load_record,
+)
 from medgan_utils.hub.catalog import Catalog, load_catalog
-from medgan_utils.hub.generate import build_synthetic_dataset, load_synthetic_dataset
+from medgan_utils.hub.generate import build_synthetic_dataset
 from medgan_utils.settings import (
     SUPPORTED_SIZES,
     atomic_path,
@@ -45,6 +55,8 @@ from medgan_utils.viz import make_grid, plot_grid, save_grid_png, slice_viewer_f
 __version__ = "0.1.0"
 
 __all__ = [
+    "GeneratorRecord",
+    "load_record",
     "DEFAULT_MODEL",
     "SUPPORTED_SIZES",
     "Catalog",

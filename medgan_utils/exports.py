@@ -1,33 +1,170 @@
-"""Generated images as DICOM files that say, everywhere a viewer or a pipeline looks, that
-they are synthetic.
+"""Files of generated images, named and marked synthetic: the project's one rule.
 
-Each image becomes one Secondary Capture file (SC Image Storage): ``ImageType``
-``DERIVED\\SECONDARY\\SYNTHETIC``, ``ConversionType`` ``SYN`` (DICOM's term for a synthetic
-image), a ``SeriesDescription`` starting with ``SYNTHETIC``, and the model and seed that
-made it in ``DerivationDescription`` and ``ImageComments``. There is no patient: the
-patient's name is ``SYNTHETIC``, the patient id names the model and seed, and every other
-identifying attribute (birth date, sex, institution, referring physician, accession number,
-other ids) is empty or absent. All UIDs are new: one study and one series per export, one
-SOP instance per image.
+Every file made from a generator says that it is synthetic in its name and inside it:
 
+- **name** (:func:`synthetic_name`): ``synthetic_<model>_seed<seed>_<i:04d>.<ext>``, where
+  any character of the model's name other than letters, digits, ``-`` and ``_`` is written
+  ``-``. medigan packages get no seed from medigan, so theirs are ``synthetic_<model>_<i>``.
+- **marks** (:func:`synthetic_marks`): PNG text chunks ``synthetic=true``, ``model``,
+  ``seed``, and ``label`` and ``truncation`` when the request had them, in that order.
+- **PNG** (:func:`png_bytes`, :func:`export_pngs`): the bytes depend only on the pixels and
+  the marks, so the same seed gives identical files (``medgan generate``, the app's
+  downloads, notebooks).
+- **DICOM** (:func:`export_dicom`): each image becomes one Secondary Capture file (SC Image
+  Storage): ``ImageType`` ``DERIVED\\SECONDARY\\SYNTHETIC``, ``ConversionType`` ``SYN``
+  (DICOM's term for a synthetic image), a ``SeriesDescription`` starting with ``SYNTHETIC``,
+  and the model and seed that made it in ``DerivationDescription`` and ``ImageComments``.
+  There is no patient: the patient's name is ``SYNTHETIC``, the patient id is the files'
+  stem, and every other identifying attribute (birth date, sex, institution, referring
+  physician, accession number, other ids) is empty or absent. All UIDs are new: one study
+  and one series per export, one SOP instance per image.
+
+``medgan_utils/hub/template.py`` is copied alone into medigan packages, so it spells the same
+rule out itself; a test holds it equal to this module.
+
+    >>> export_pngs(images, "out/png", model="brain-mri-dcgan-64", seed=0)  # doctest: +SKIP
     >>> export_dicom(images, "out/dicom", model="brain-mri-dcgan-64", seed=0)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import io
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from medgan_utils.errors import DataError
-from medgan_utils.gan.zoo import synthetic_stem
 from medgan_utils.settings import atomic_path
 
-__all__ = ["SC_IMAGE_STORAGE", "export_dicom"]
+__all__ = [
+    "SC_IMAGE_STORAGE",
+    "safe_name",
+    "synthetic_stem",
+    "synthetic_name",
+    "synthetic_marks",
+    "png_bytes",
+    "export_pngs",
+    "export_dicom",
+]
 
 SC_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image Storage
 MAX_VALUE = 65535  # 16-bit unsigned: [-1, 1] -> [0, 65535]
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def safe_name(model: str) -> str:
+    """``model`` for a file name: characters other than letters, digits, ``-`` and ``_``
+    become ``-`` (``"my model/v2"`` -> ``"my-model-v2"``)."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in str(model))
+
+
+def synthetic_stem(model: str, seed: int | None = None) -> str:
+    """``synthetic_<model>_seed<seed>``: how the files of ``model`` and ``seed`` begin
+    (``synthetic_<model>`` without a seed)."""
+    stem = f"synthetic_{safe_name(model)}"
+    return stem if seed is None else f"{stem}_seed{seed}"
+
+
+def synthetic_name(
+    model: str, seed: int | None, index: int, suffix: str = ".png", label: str | None = None
+) -> str:
+    """The file name of image ``index``: ``<stem>_<index:04d>[_<label>]<suffix>``.
+
+    Example:
+        >>> synthetic_name("brain-mri-dcgan-64", 3, 7)
+        'synthetic_brain-mri-dcgan-64_seed3_0007.png'
+    """
+    tail = f"_{label}" if label is not None else ""
+    return f"{synthetic_stem(model, seed)}_{index:04d}{tail}{suffix}"
+
+
+def synthetic_marks(
+    model: str,
+    seed: int | None = None,
+    label: str | None = None,
+    truncation: float | None = None,
+    **more: str,
+) -> dict[str, str]:
+    """The PNG text chunks of a synthetic image, in order: ``synthetic=true``, ``model``,
+    ``seed``, then ``label``, ``truncation`` and ``more`` where given."""
+    marks = {"synthetic": "true", "model": str(model)}
+    if seed is not None:
+        marks["seed"] = str(seed)
+    if label is not None:
+        marks["label"] = str(label)
+    if truncation is not None:
+        marks["truncation"] = str(truncation)
+    return {**marks, **{k: str(v) for k, v in more.items()}}
+
+
+def new_folder(out: str | Path) -> Path:
+    """``out`` as a path, refused when it holds files: an export never overwrites a file."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise DataError(out, "is not empty; choose a new --out so no file is overwritten")
+    return out
+
+
+# --------------------------------------------------------------------------- PNG
+
+
+def png_bytes(pixels: np.ndarray, text: Mapping[str, str] | None = None) -> bytes:
+    """A ``uint8`` image ``(H, W)``, ``(C, H, W)`` or ``(H, W, C)`` as PNG bytes with text
+    chunks ``text`` in order (:func:`synthetic_marks` for generated images)."""
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    a = np.asarray(pixels)
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):
+        a = a.transpose(1, 2, 0)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, str(value))
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def export_pngs(
+    images: torch.Tensor, out: str | Path, model: str, seed: int, nrow: int = 8
+) -> list[Path]:
+    """Write each image and a grid as PNG files marked synthetic, into a new or empty folder.
+
+    Files are :func:`synthetic_name` (``synthetic_<model>_seed<seed>_<i>.png``) and
+    ``grid.png``, each with the text chunks :func:`synthetic_marks` (``synthetic=true``,
+    ``model``, ``seed``). The bytes depend only on the images, so the same seed gives
+    identical files. Each file is written atomically.
+
+    Args:
+        images: ``(N, C, S, S)`` in ``[-1, 1]``.
+
+    Returns:
+        The paths written, images first, ``grid.png`` last.
+    """
+    from medgan_utils.viz import make_grid, to_uint8
+
+    out = new_folder(out)
+    marks = synthetic_marks(model, seed)
+    files = {
+        synthetic_name(model, seed, i): img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+        for i, img in enumerate(to_uint8(images))
+    }
+    files["grid.png"] = make_grid(images, nrow)
+    paths = []
+    for name, pixels in files.items():
+        paths.append(out / name)
+        with atomic_path(paths[-1]) as tmp:
+            tmp.write_bytes(png_bytes(pixels, marks))
+    return paths
+
+
+# --------------------------------------------------------------------------- DICOM
 
 
 def _lo(text: str) -> str:
@@ -46,10 +183,10 @@ def export_dicom(
     """Write each image as a DICOM Secondary Capture file marked synthetic, into a new or
     empty folder.
 
-    Files are ``synthetic_<model>_seed<seed>_<i>.dcm`` (explicit VR little endian), each
-    written atomically. Pixels are 16-bit unsigned, ``[-1, 1]`` mapped linearly onto
-    ``[0, 65535]``; the window (centre 32768, width 65536) maps them back, so
-    :func:`medgan_utils.data.readers.read_dicom_series` returns the images to within
+    Files are :func:`synthetic_name` ``synthetic_<model>_seed<seed>_<i>.dcm`` (explicit VR
+    little endian), each written atomically. Pixels are 16-bit unsigned, ``[-1, 1]`` mapped
+    linearly onto ``[0, 65535]``; the window (centre 32768, width 65536) maps them back, so
+    :func:`medgan_utils.data.dicom.read_dicom_series` returns the images to within
     ``1 / 65535``. Grayscale images are ``MONOCHROME2``, three-channel ones ``RGB``.
 
     Args:
@@ -66,14 +203,12 @@ def export_dicom(
         DataError: ``out`` is not empty. ValueError: images of the wrong shape.
     """
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
 
     x = images.detach().float().cpu().numpy() if isinstance(images, torch.Tensor) else images
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"images must be (N, 1 or 3, H, W), got shape {tuple(x.shape)}")
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise DataError(out, "is not empty; choose a new --out so no file is overwritten")
+    out = new_folder(out)
     pixels = np.round((np.clip(x, -1.0, 1.0) + 1.0) * (MAX_VALUE / 2)).astype("<u2")
     study, series = generate_uid(), generate_uid()
     stem = synthetic_stem(model, seed)
@@ -82,7 +217,7 @@ def export_dicom(
     for i, img in enumerate(pixels):
         sop = generate_uid()
         meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = SC_IMAGE_STORAGE
+        meta.MediaStorageSOPClassUID = UID(SC_IMAGE_STORAGE)
         meta.MediaStorageSOPInstanceUID = sop
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
         meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
@@ -118,7 +253,7 @@ def export_dicom(
         if img.shape[0] == 1:
             ds.WindowCenter, ds.WindowWidth = 32768, 65536  # stored [0, 65535] -> display range
         ds.PixelData = np.ascontiguousarray(img.transpose(1, 2, 0)).tobytes()
-        paths.append(out / f"{stem}_{i:04d}.dcm")
+        paths.append(out / synthetic_name(model, seed, i, ".dcm"))
         with atomic_path(paths[-1]) as tmp:
             ds.save_as(tmp, enforce_file_format=True)
     return paths

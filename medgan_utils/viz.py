@@ -18,7 +18,7 @@ from medgan_utils.settings import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubFigure
 
 __all__ = ["to_uint8", "make_grid", "plot_grid", "save_grid_png", "slice_viewer_figure"]
 
@@ -65,8 +65,12 @@ def plot_grid(
     nrow: int = 8,
     title: str | None = None,
     ax: Axes | None = None,
-) -> Figure:
-    """Show a batch of images (``(N, C, H, W)`` in ``[-1, 1]``) as one grid on ``ax``."""
+) -> Figure | SubFigure:
+    """Show a batch of images (``(N, C, H, W)`` in ``[-1, 1]``) as one grid on ``ax``.
+
+    Returns:
+        ``ax``'s figure: a new ``Figure`` when ``ax`` is None, else the (sub)figure of ``ax``.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -92,7 +96,7 @@ def slice_viewer_figure(
 
     Args:
         volume: ``(X, Y, Z)`` array in RAS+ orientation (e.g. from
-            :func:`medgan_utils.data.readers.load_nifti_volume`), any intensity range.
+            :func:`medgan_utils.data.nifti.load_nifti_volume`), any intensity range.
         axis: 0 sagittal, 1 coronal, 2 axial.
         indices: slice indices to show; default ``n_slices`` evenly spaced interior ones.
         n_slices: number of slices when ``indices`` is not given.

@@ -3,10 +3,11 @@
     python scripts/evaluate_shipped_classifier.py
 
 Real scans: the test split of chapter 6 (built-in labelled set, 96 virtual subjects, seed 0,
-split by subject with ``finetune.split_real``); no generator and no classifier saw them.
+split by subject with ``labelled.split_real``); no generator and no classifier saw them.
 Writes ``evaluation.json`` (AUROC, accuracy, sensitivity, specificity with cluster-bootstrap
-95 % intervals), ``audit.json`` (``audit.subgroup_metrics`` by site) and ``MODEL_CARD.md``
-beside the weights (``medgan card lesion-classifier-synthetic`` prints the same card).
+95 % intervals), ``audit.json`` (the per-site audit of ``medgan_utils.ethics.subgroups``) and
+``MODEL_CARD.md`` beside the weights (``medgan card lesion-classifier-synthetic`` prints the
+same card).
 """
 
 from __future__ import annotations
@@ -16,17 +17,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 import medgan_utils as mu
-from medgan_utils.downstream.classifier import (
-    SHIPPED_CLASSIFIERS,
-    bootstrap_metrics,
-    bootstrap_resamples,
-    load_classifier,
-    predict,
-)
-from medgan_utils.downstream.finetune import as_labelled, split_real
-from medgan_utils.ethics.audit import subgroup_metrics
+from medgan_utils.downstream.classifier import SHIPPED_CLASSIFIERS, load_classifier
+from medgan_utils.downstream.labelled import as_labelled, split_real
 from medgan_utils.ethics.cards import write_model_card
+from medgan_utils.ethics.subgroups import score_groups
 from medgan_utils.settings import PRETRAINED, atomic_path
+from medgan_utils.stats import bootstrap_metrics, bootstrap_resamples
 
 NAME = "lesion-classifier-synthetic"
 CALL = "test split of load_dataset('builtin-labelled', 64, n_subjects=96, seed=0), as chapter 6"
@@ -34,11 +30,10 @@ CALL = "test split of load_dataset('builtin-labelled', 64, n_subjects=96, seed=0
 
 def main() -> Path:
     real = mu.load_dataset("builtin-labelled", 64, n_subjects=96, seed=0)
-    site = {m.subject: m.groups["site"] for m in real.meta}
     _, _, test = split_real(as_labelled(real), seed=0)
     model, _ = load_classifier(NAME)
-    scores = predict(model, test.images)
-    targets = test.targets.numpy()
+    scored = score_groups(model, test, metadata=real)  # with each test image's site
+    targets, scores = scored.targets, scored.scores
     metrics, _ = bootstrap_metrics(
         targets, scores, resamples=bootstrap_resamples(test.subjects, 1000, 0)
     )
@@ -55,15 +50,7 @@ def main() -> Path:
         "call": CALL,
         "reading": reading,
     }
-    report = subgroup_metrics(
-        targets,
-        scores,
-        [site[s] for s in test.subjects],
-        n_boot=1000,
-        seed=0,
-        clusters=test.subjects,
-        attribute="site",
-    )
+    report = scored.report("site", n_boot=1000, seed=0)
     audit = {**report.to_dict(), "description": f"by simulated acquisition site; {CALL}"}
     for name, record in (("evaluation.json", evaluation), ("audit.json", audit)):
         with atomic_path(folder / name) as tmp:

@@ -21,13 +21,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from medgan_utils.data.dataset import load_dataset
-from medgan_utils.downstream.finetune import (
-    BUILTIN_SYNTHETIC,
-    FinetuneConfig,
-    results_table,
-    run_experiments,
-)
+from medgan_utils.data.load import load_dataset
+from medgan_utils.downstream.config import FinetuneConfig
+from medgan_utils.downstream.finetune import run_experiments
+from medgan_utils.downstream.results import results_table
+from medgan_utils.downstream.synthetic_sources import BUILTIN_SYNTHETIC
 from medgan_utils.gan.runs import hardware_summary
 from medgan_utils.settings import atomic_path, pick_device, quick_mode
 

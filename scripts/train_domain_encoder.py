@@ -23,7 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from medgan_utils.data.dataset import load_dataset, subject_split
+from medgan_utils.data.dataset import subject_split
+from medgan_utils.data.load import load_dataset
 from medgan_utils.evaluation.features import (
     DOMAIN_ENCODER_DIR,
     DomainEncoder,
@@ -238,6 +239,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     info = train(config, args.out, quiet=args.quiet)
     print(f"saved to {args.out} in {info['train_time_s']} s")
+    if args.out.resolve() == DOMAIN_ENCODER_DIR.resolve():
+        print(
+            "shipped weights rewritten: record their SHA-256 with `python "
+            "scripts/update_checksums.py --update` (the loaders refuse them until then) and "
+            "commit them with registry.py"
+        )
     for split in ("val", "test"):
         print(split, {k: round(v, 3) for k, v in info[split].items()})
 

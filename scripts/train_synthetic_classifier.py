@@ -3,11 +3,13 @@
     python scripts/train_synthetic_classifier.py [--n-synthetic 4000] [--seed 0]
 
 The images come from the shipped pair of generators (one per class,
-``medgan_utils.downstream.finetune.BUILTIN_SYNTHETIC``) through the synthetic-dataset builder; early
-stopping uses a held-out fifth of the *synthetic* images, so the classifier has seen no real
-labelled scan: it is the starting point that the fine-tuning chapter adapts to N real ones.
-Writes ``medgan_utils/pretrained/lesion_classifier_synthetic/classifier.safetensors``
-(weights + metadata: sources, command, hardware, wall time, validation AUROC).
+``medgan_utils.downstream.synthetic_sources.BUILTIN_SYNTHETIC``) through the synthetic-dataset
+builder; early stopping uses a held-out fifth of the *synthetic* images, so the classifier has
+seen no real labelled scan: it is the starting point that the fine-tuning chapter adapts to N
+real ones. Writes ``medgan_utils/pretrained/lesion_classifier_synthetic/classifier.safetensors``
+(weights + metadata: sources, command, hardware, wall time, validation AUROC). The loaders
+refuse the new weights until their SHA-256 is recorded: run
+``python scripts/update_checksums.py --update`` and commit them with ``registry.py``.
 """
 
 from __future__ import annotations
@@ -20,18 +22,23 @@ from pathlib import Path
 
 import numpy as np
 
+from medgan_utils import registry
 from medgan_utils.downstream.classifier import (
-    SHIPPED_CLASSIFIERS,
-    FitConfig,
     LesionClassifier,
-    binary_metrics,
-    fit_classifier,
     predict,
     save_classifier,
 )
-from medgan_utils.downstream.finetune import BUILTIN_SYNTHETIC, FinetuneConfig, synthetic_images
+from medgan_utils.downstream.config import FinetuneConfig
+from medgan_utils.downstream.fit import FitConfig, fit_classifier
+from medgan_utils.downstream.synthetic_sources import BUILTIN_SYNTHETIC, synthetic_images
 from medgan_utils.gan.runs import hardware_summary
-from medgan_utils.settings import PRETRAINED, pick_device
+from medgan_utils.settings import pick_device
+from medgan_utils.stats import binary_metrics
+
+RECORD = (
+    "shipped weights rewritten: record their SHA-256 with `python scripts/update_checksums.py "
+    "--update` (the loaders refuse them until then) and commit them with registry.py"
+)
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -64,9 +71,11 @@ def main(argv: list[str] | None = None) -> Path:
         "hardware": hardware_summary(pick_device("auto")),
         "wall_time_s": round(time.perf_counter() - start, 1),
     }
-    path = PRETRAINED / SHIPPED_CLASSIFIERS["lesion-classifier-synthetic"]
+    shipped = registry.artefact("lesion-classifier-synthetic")
+    path = shipped.path / shipped.weights
     return save_classifier(model, path, info)
 
 
 if __name__ == "__main__":
     print(main())
+    print(RECORD)

@@ -48,6 +48,7 @@ def test_app_benchmark_tiny(root):
     args = ("--counts", "4", "--sessions", "2", "--load-count", "4", "--repeat", "1")
     out = _run(root, "app.py", *args, "--no-browser")
     assert "| cold start to first render" in out and "| load test: 2 sessions x 4 images" in out
+    assert "| generation alone, 4 images (zoo.generate)" in out
 
 
 def test_finetune_benchmark_tiny(root):

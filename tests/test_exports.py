@@ -1,14 +1,30 @@
 from __future__ import annotations
 
+import importlib.util
+import io
+
 import numpy as np
 import pydicom
 import pytest
 import torch
+from PIL import Image
 from pydicom.uid import UID
 
-from medgan_utils.data.readers import read_dicom_series, read_path
+from medgan_utils.data.dicom import read_dicom_series
+from medgan_utils.data.readers import read_path
 from medgan_utils.errors import DataError
-from medgan_utils.exports import SC_IMAGE_STORAGE, export_dicom
+from medgan_utils.exports import (
+    SC_IMAGE_STORAGE,
+    export_dicom,
+    export_pngs,
+    png_bytes,
+    safe_name,
+    synthetic_marks,
+    synthetic_name,
+    synthetic_stem,
+)
+from medgan_utils.gan.models import DCGANConfig, Generator
+from medgan_utils.gan.zoo import generate
 
 PHI = (
     "PatientBirthDate",
@@ -81,3 +97,79 @@ def test_dicom_rgb_and_bad_input(tmp_path):
         export_dicom(torch.zeros(1, 2, 8, 8), tmp_path / "two", "m", 0)
     with pytest.raises(DataError, match="not empty"):
         export_dicom(rgb, tmp_path / "rgb", "m", 0)
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def test_names_and_marks():
+    assert safe_name("my model/v2") == "my-model-v2" and safe_name("a_b-1") == "a_b-1"
+    assert synthetic_stem("my model", 7) == "synthetic_my-model_seed7"
+    assert synthetic_stem("pkg") == "synthetic_pkg"  # medigan packages get no seed
+    assert synthetic_name("my model", 7, 3) == "synthetic_my-model_seed7_0003.png"
+    assert synthetic_name("m", None, 12, ".dcm", label="lesion") == "synthetic_m_0012_lesion.dcm"
+    marks = synthetic_marks("m", 7, label="lesion", truncation=1.0, seeds="1->2")
+    assert list(marks.items()) == [
+        ("synthetic", "true"),
+        ("model", "m"),
+        ("seed", "7"),
+        ("label", "lesion"),
+        ("truncation", "1.0"),
+        ("seeds", "1->2"),
+    ]
+    assert synthetic_marks("m") == {"synthetic": "true", "model": "m"}
+
+
+def test_png_bytes_keep_pixels_and_marks():
+    rgb = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
+    gray = rgb[..., 0]
+    cases = [(gray, gray), (gray[None], gray), (rgb, rgb), (rgb.transpose(2, 0, 1), rgb)]
+    for given, shown in cases:  # (H, W), (1, H, W), (H, W, 3), (3, H, W)
+        with Image.open(io.BytesIO(png_bytes(given, synthetic_marks("m", 1)))) as im:
+            assert im.text == {"synthetic": "true", "model": "m", "seed": "1"}
+            assert np.array_equal(np.asarray(im), shown)
+    assert png_bytes(rgb, {"a": "1"}) == png_bytes(rgb, {"a": "1"})  # repeatable
+
+
+def test_export_pngs_are_marked_and_repeatable(tmp_path):
+    torch.manual_seed(0)
+    cfg = DCGANConfig(image_size=32, width=8, latent_dim=16)
+    images = generate(Generator(cfg), 3, seed=0)
+    files = export_pngs(images, tmp_path / "a", model="my model", seed=0)
+    assert [f.name for f in files] == [
+        "synthetic_my-model_seed0_0000.png",
+        "synthetic_my-model_seed0_0001.png",
+        "synthetic_my-model_seed0_0002.png",
+        "grid.png",
+    ]
+    png = Image.open(files[0])
+    assert png.text == {"synthetic": "true", "model": "my model", "seed": "0"}
+    expected = np.round((images[0, 0].numpy() + 1) * 127.5).astype(np.uint8)
+    assert np.array_equal(np.array(png), expected)
+    again = export_pngs(images, tmp_path / "b", model="my model", seed=0)
+    assert [f.read_bytes() for f in files] == [f.read_bytes() for f in again]
+    with pytest.raises(DataError, match="not empty"):
+        export_pngs(images, tmp_path / "a", model="my model", seed=0)
+    # the DICOM export names its files by the same rule
+    dicom = export_dicom(images, tmp_path / "dicom", model="my model", seed=0)
+    assert [f.stem for f in dicom] == [f.stem for f in files[:-1]]
+
+
+def test_the_medigan_package_template_names_and_marks_by_the_same_rule(root, tmp_path):
+    """hub/template.py is copied alone into medigan packages, so it cannot import this rule;
+    its files must still be named and marked as exports names and marks them."""
+    path = root / "medgan_utils" / "hub" / "template.py"
+    spec = importlib.util.spec_from_file_location("medigan_package_template", path)
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    pixels = np.zeros((3, 8, 8, 1), dtype=np.uint8)
+    for labels in ([None] * 3, ["lesion", "no_lesion", "lesion"]):
+        out = tmp_path / str(labels[0])
+        template._save(pixels, labels, out, "00042_DCGAN_BRAIN")
+        names = [
+            synthetic_name("00042_DCGAN_BRAIN", None, i, label=lab) for i, lab in enumerate(labels)
+        ]
+        assert sorted(p.name for p in out.iterdir()) == names
+        for name, label in zip(names, labels, strict=True):
+            with Image.open(out / name) as im:
+                assert im.text == synthetic_marks("00042_DCGAN_BRAIN", label=label)

@@ -1,1 +1,17 @@
-"""Reading medical images: files and folders, the built-in brain-MRI set, one Dataset."""
+"""Reading medical images into one Dataset.
+
+Modules, bottom to top (each imports only those above it in this list):
+
+- ``slices``: what a reader returns (:class:`~medgan_utils.data.slices.RawSlice`) and the
+  intensity mapping onto ``[-1, 1]``;
+- ``images``, ``dicom``, ``nifti``, ``npz``: one reader per format (Pillow, pydicom,
+  nibabel, MedMNIST);
+- ``readers``: :func:`~medgan_utils.data.readers.read_path`, which walks files and folders
+  and picks a reader;
+- ``dataset``: :class:`~medgan_utils.data.dataset.MedicalImageDataset`, the subject split
+  and the summary;
+- ``builtin``: the built-in brain-MRI set, needing no download;
+- ``load``: :func:`~medgan_utils.data.load.load_dataset`, the entry point by name or path;
+- ``synthetic``: reading back the synthetic datasets that
+  :func:`medgan_utils.hub.generate.build_synthetic_dataset` writes.
+"""

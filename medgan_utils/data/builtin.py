@@ -35,7 +35,7 @@ spaced levels from that range, all shifted by one random offset in
 on the image's left (nilearn's neurological convention).
 
 The set is meant for learning and testing the pipeline offline. For real studies, point
-:func:`medgan_utils.data.dataset.load_dataset` (folder, NIfTI and DICOM readers) at public data such
+:func:`medgan_utils.data.load.load_dataset` (folder, NIfTI and DICOM readers) at public data such
 as the Kaggle brain-tumour MRI set, MedNIST, BraTS, IXI or OASIS.
 
 Example:
@@ -53,6 +53,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -61,7 +62,7 @@ from scipy import ndimage
 from scipy.special import expit
 
 from medgan_utils.data.dataset import MedicalImageDataset
-from medgan_utils.data.readers import SliceMeta
+from medgan_utils.data.slices import SliceMeta
 from medgan_utils.errors import DataError
 from medgan_utils.settings import SUPPORTED_SIZES, atomic_path
 
@@ -161,7 +162,8 @@ def _display_volume() -> np.ndarray:
     """
     import nibabel as nib
 
-    img = nib.load(template_path())
+    # nib.load is typed as the base FileBasedImage; a NIfTI file gives a SpatialImage.
+    img = cast("nib.spatialimages.SpatialImage", nib.load(template_path()))
     if nib.aff2axcodes(img.affine) != ("R", "A", "S"):
         raise DataError(template_path(), "expected an RAS template")
     vol = np.asarray(img.dataobj, dtype=np.float32) / 255.0
@@ -440,5 +442,5 @@ def load_builtin(
             warnings.warn(f"{path}: unreadable cache ({err}); rebuilding", stacklevel=2)
     arrays = _build_arrays(config)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **cast(dict[str, Any], arrays))  # array names, never `allow_pickle`
     return _to_dataset(arrays, config)

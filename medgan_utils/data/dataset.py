@@ -1,45 +1,44 @@
-"""One torch ``Dataset`` for every source of medical images.
+"""One torch ``Dataset`` for every source of medical images, its split and its summary.
 
-``load_dataset`` reads a folder of PNG/JPEG/TIFF/BMP images (flat or one subfolder per
-class), DICOM files and series, NIfTI volumes, MedMNIST-style ``.npz`` files, or the
-built-in brain-MRI set, and returns a :class:`MedicalImageDataset` whose items are::
+:class:`MedicalImageDataset` holds the slices the readers return, padded to square and
+resized (:func:`resize_square`), with labels and metadata. Its items are::
 
     {"image": (1, S, S) float32 in [-1, 1], "label": int (-1 when unlabelled),
      "subject": str, "slice_index": int, "source": str, "groups": dict[str, str]}
 
+:func:`subject_split` splits it by subject; :func:`describe` counts what it holds.
+:func:`medgan_utils.data.load.load_dataset` is the entry point that builds one from a path
+or a built-in set.
+
 Example:
+    >>> from medgan_utils.data.load import load_dataset      # doctest: +SKIP
     >>> ds = load_dataset("builtin", image_size=64)          # doctest: +SKIP
     >>> train, val, test = subject_split(ds, seed=0)          # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, overload
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 
-from medgan_utils.data.readers import RawSlice, ReadResult, SliceMeta
+from medgan_utils.data.slices import RawSlice, ReadResult, SliceMeta
 from medgan_utils.errors import DataError
 from medgan_utils.settings import SUPPORTED_SIZES
 
 __all__ = [
     "MedicalImageDataset",
     "DatasetInfo",
-    "load_dataset",
     "resize_square",
     "subject_split",
     "describe",
 ]
-
-BUILTIN_NAMES = ("builtin", "builtin-labelled")
 
 
 def resize_square(image: np.ndarray, size: int) -> torch.Tensor:
@@ -118,7 +117,7 @@ class MedicalImageDataset(Dataset):
         if None in names and len(names) > 1:
             raise DataError(slices[0].meta.source, "some images have a class label and some not")
         classes = sorted(n for n in names if n is not None)
-        index = {c: i for i, c in enumerate(classes)}
+        index: dict[str | None, int] = {c: i for i, c in enumerate(classes)}
         images = torch.stack([resize_square(s.image, image_size) for s in slices])
         labels = torch.tensor([index.get(s.label, -1) for s in slices], dtype=torch.long)
         return cls(images, labels, [s.meta for s in slices], classes, skipped)
@@ -150,46 +149,18 @@ class MedicalImageDataset(Dataset):
         }
 
 
-def load_dataset(
-    source: str | Path,
-    image_size: int = 64,
-    *,
-    on_error: Literal["raise", "skip"] = "raise",
-    **reader_options: Any,
-) -> MedicalImageDataset:
-    """Load ``builtin``, ``builtin-labelled`` or any path the readers understand.
-
-    Args:
-        source: ``"builtin"``, ``"builtin-labelled"``, a file or a folder.
-        image_size: side of the square output images (32, 64 or 128).
-        on_error: ``"raise"`` stops at the first bad file with a :class:`DataError`
-            naming it; ``"skip"`` leaves bad files out and warns once with the counts.
-        **reader_options: passed to :func:`medgan_utils.data.readers.read_path` (e.g.
-            ``axis="coronal"``, ``min_foreground=0.1``, ``npz_split="test"``) or, for the
-            built-in sets, to :class:`medgan_utils.data.builtin.BuiltinConfig` (e.g.
-            ``n_subjects``).
-
-    Returns:
-        A :class:`MedicalImageDataset` of ``(1, image_size, image_size)`` images.
-    """
-    if str(source) in BUILTIN_NAMES:
-        from medgan_utils.data.builtin import BuiltinConfig, load_builtin
-
-        labelled = str(source) == "builtin-labelled"
-        config = BuiltinConfig(labelled=labelled, image_size=image_size, **reader_options)
-        return load_builtin(config)
-    from medgan_utils.data.readers import read_path
-
-    path = Path(source)
-    if not path.exists():
-        raise DataError(
-            path, f"no such file or folder (use a path, or one of {', '.join(BUILTIN_NAMES)})"
-        )
-    return MedicalImageDataset.from_slices(
-        read_path(path, on_error=on_error, **reader_options), image_size
-    )
-
-
+@overload
+def subject_split(
+    dataset: MedicalImageDataset,
+    fractions: tuple[float, float, float] = ...,
+    seed: int = ...,
+) -> tuple[Subset, Subset, Subset]: ...
+@overload
+def subject_split(
+    dataset: Sequence[str],
+    fractions: tuple[float, float, float] = ...,
+    seed: int = ...,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 def subject_split(
     dataset: MedicalImageDataset | Sequence[str],
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
@@ -292,12 +263,3 @@ def describe(dataset: MedicalImageDataset, source: str = "") -> DatasetInfo:
         skipped=dict(Counter(reason for _, reason in dataset.skipped).most_common()),
         intensity={"min": float(x.min()), "mean": float(x.mean()), "max": float(x.max())},
     )
-
-
-def warn_skipped(skipped: Sequence[tuple[str, str]], root: str | Path) -> None:
-    """Issue the one warning that ``on_error="skip"`` promises: counts per reason."""
-    if not skipped:
-        return
-    reasons = Counter(reason for _, reason in skipped).most_common()
-    detail = "; ".join(f"{n} x {reason}" for reason, n in reasons)
-    warnings.warn(f"{root}: skipped {len(skipped)} file(s): {detail}", stacklevel=3)

@@ -1,5 +1,11 @@
 """Does synthetic data help a lesion classifier? Four strategies on one held-out test set.
 
+The strategies (:func:`train_strategy`) and the experiment grid (:func:`run_experiments`);
+their data come from :mod:`~medgan_utils.downstream.labelled` and
+:mod:`~medgan_utils.downstream.synthetic_sources`, their settings from
+:mod:`~medgan_utils.downstream.config`, their results go to
+:mod:`~medgan_utils.downstream.results`.
+
 For each number ``N`` of real training images (50, 100, 200, 500 and all):
 
 - ``real``: train on the ``N`` real images only (the reference);
@@ -12,11 +18,13 @@ For each number ``N`` of real training images (50, 100, 200, 500 and all):
 
 Protocol (:func:`run_experiments`):
 
-- The real set is split once by subject (:func:`~medgan_utils.data.dataset.subject_split`, default
-  60/20/20 %) into a training pool, a validation split and a test split: no subject is in two.
-- The ``N`` training images are drawn from the pool by :func:`sample_real`: class-stratified
-  (both classes, in the pool's proportions) and subject-aware: by default spread over as
-  many training subjects as possible (``sampling="few-subjects"`` takes whole subjects).
+- The real set is split once by subject (:func:`~medgan_utils.downstream.labelled.split_real`,
+  default 60/20/20 %) into a training pool, a validation split and a test split: no subject is
+  in two.
+- The ``N`` training images are drawn from the pool by
+  :func:`~medgan_utils.downstream.labelled.sample_real`: class-stratified (both classes, in
+  the pool's proportions) and subject-aware: by default spread over as many training
+  subjects as possible (``sampling="few-subjects"`` takes whole subjects).
 - Early stopping uses the **held-out validation split**, the same for every ``N`` and every
   strategy (so the comparisons are fair; note that it is labelled data beyond ``N``).
 - Every strategy is tested on the same test split. Confidence intervals are percentile
@@ -27,375 +35,44 @@ Protocol (:func:`run_experiments`):
 Example:
     >>> results = run_experiments(load_dataset("builtin-labelled"), "runs/cdcgan",
     ...                           n_values=(50, 100, None))            # doctest: +SKIP
-    >>> plot_auroc_vs_n(results)                                       # doctest: +SKIP
+    >>> results_table(results)  # from medgan_utils.downstream.results  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from medgan_utils.data.dataset import MedicalImageDataset, load_dataset, subject_split
+from medgan_utils.data.dataset import MedicalImageDataset
 from medgan_utils.downstream.classifier import (
     ClassifierConfig,
-    Estimate,
-    FitConfig,
     LesionClassifier,
-    bootstrap_metrics,
-    bootstrap_resamples,
     check_images,
-    fit_classifier,
     load_classifier,
     predict,
     save_classifier,
 )
+from medgan_utils.downstream.config import STRATEGIES, FinetuneConfig
+from medgan_utils.downstream.fit import fit_classifier
+from medgan_utils.downstream.labelled import (
+    LabelledImages,
+    as_labelled,
+    balanced_sample,
+    sample_real,
+    split_real,
+)
+from medgan_utils.downstream.results import ExperimentResult
+from medgan_utils.downstream.synthetic_sources import synthetic_images
 from medgan_utils.errors import DataError
+from medgan_utils.stats import bootstrap_metrics, bootstrap_resamples
 
-__all__ = [
-    "STRATEGIES",
-    "FinetuneConfig",
-    "LabelledImages",
-    "ExperimentResult",
-    "as_labelled",
-    "synthetic_images",
-    "parse_per_class",
-    "BUILTIN_SYNTHETIC",
-    "split_real",
-    "sample_real",
-    "balanced_sample",
-    "train_strategy",
-    "start_from",
-    "run_experiments",
-    "plot_auroc_vs_n",
-    "results_table",
-]
-
-STRATEGIES = ("real", "pretrain", "mix", "synthetic")
-
-#: The shipped labelled synthetic source for the built-in labelled set: one generator per
-#: class (a class-conditional DCGAN collapsed on these data; see the lesion model's card).
-BUILTIN_SYNTHETIC = {"lesion": "brain-mri-lesion-dcgan-64", "no_lesion": "brain-mri-dcgan-64"}
-
-
-@dataclass(frozen=True)
-class FinetuneConfig:
-    """Settings of the experiments.
-
-    Args:
-        fit: classifier training (epochs, learning rate, early-stopping patience, seed).
-        classifier: the architecture; its ``image_size`` must match the images.
-        pretrain_epochs: the most epochs of synthetic pre-training (``pretrain``).
-        finetune_lr: learning rate of the fine-tuning phase (``pretrain``).
-        mix_ratio: synthetic images per real image (``mix``).
-        n_synthetic: images to draw when the synthetic source is a generator.
-        fractions: train-pool, validation and test shares of the real subjects.
-        n_bootstrap: bootstrap resamples of the test subjects.
-        seed: seeds the split, the sampling of ``N``, the bootstrap and the training.
-        positive_class: the class scored as positive; default ``"lesion"`` when the set has
-            it, else its first class.
-        sampling: how :func:`sample_real` picks the ``N`` images ("spread" or "few-subjects").
-        pretrained: for ``pretrain``, start from this classifier instead of pre-training on
-            the synthetic set in the run: a checkpoint path, the shipped
-            ``"lesion-classifier-synthetic"`` (pre-trained on synthetic scans only), or
-            ``"imagenet"`` (torchvision's ImageNet ResNet-18; needs torchvision and internet).
-
-    Example:
-        >>> FinetuneConfig(fit=FitConfig(epochs=1), n_bootstrap=100).mix_ratio
-        1.0
-    """
-
-    fit: FitConfig = field(default_factory=FitConfig)
-    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
-    pretrain_epochs: int = 10
-    finetune_lr: float = 3e-4
-    mix_ratio: float = 1.0
-    n_synthetic: int = 1000
-    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
-    n_bootstrap: int = 1000
-    seed: int = 0
-    positive_class: str | None = None
-    sampling: str = "spread"
-    pretrained: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.mix_ratio < 0 or self.n_synthetic < 1 or self.n_bootstrap < 1:
-            raise ValueError("mix_ratio must be >= 0, n_synthetic and n_bootstrap >= 1")
-
-
-@dataclass(frozen=True)
-class LabelledImages:
-    """Images with binary targets and subjects, the form every strategy trains on.
-
-    Attributes:
-        images: ``(N, 1, S, S)`` float32 in ``[-1, 1]``.
-        targets: ``(N,)`` int64, 1 for the positive class (lesion), 0 otherwise.
-        subjects: ``(N,)`` subject ids.
-    """
-
-    images: torch.Tensor
-    targets: torch.Tensor
-    subjects: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def take(self, idx: np.ndarray | Sequence[int]) -> LabelledImages:
-        idx = np.asarray(idx, dtype=np.int64)
-        return LabelledImages(self.images[idx], self.targets[idx], self.subjects[idx])
-
-    def pair(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.images, self.targets
-
-    @staticmethod
-    def concat(a: LabelledImages, b: LabelledImages) -> LabelledImages:
-        return LabelledImages(
-            torch.cat([a.images, b.images]),
-            torch.cat([a.targets, b.targets]),
-            np.concatenate([a.subjects, b.subjects]),
-        )
-
-
-def _positive(classes: Sequence[str], positive_class: str | None) -> str:
-    if positive_class is not None and positive_class not in classes:
-        raise DataError("<classes>", f"positive class {positive_class!r} not in {list(classes)}")
-    return positive_class or ("lesion" if "lesion" in classes else classes[0])
-
-
-def as_labelled(
-    dataset: MedicalImageDataset | Subset | LabelledImages,
-    positive_class: str | None = None,
-    name: str = "dataset",
-) -> LabelledImages:
-    """Binary targets of a labelled dataset (or a ``Subset`` of one); checks the labels.
-
-    Raises:
-        DataError: empty, unlabelled, or a single class.
-    """
-    if isinstance(dataset, LabelledImages):
-        out = dataset
-    else:
-        base, idx = dataset, None
-        if isinstance(dataset, Subset):
-            base, idx = dataset.dataset, np.asarray(dataset.indices, dtype=np.int64)
-        if not isinstance(base, MedicalImageDataset):
-            raise TypeError(f"expected a MedicalImageDataset, got {type(base).__name__}")
-        if len(dataset) == 0:
-            raise DataError(name, "is empty")
-        labels = base.labels if idx is None else base.labels[idx]
-        if not base.is_labelled or int(labels.min()) < 0:
-            raise DataError(name, "has no class labels (load a labelled set, e.g. class folders)")
-        positive = base.classes.index(_positive(base.classes, positive_class))
-        images = base.images if idx is None else base.images[idx]
-        subjects = np.asarray(base.subjects)[idx if idx is not None else slice(None)]
-        out = LabelledImages(images, (labels == positive).long(), subjects)
-    if len(out) == 0:
-        raise DataError(name, "is empty")
-    if len(torch.unique(out.targets)) < 2:
-        raise DataError(name, "has a single class; it needs lesion and no-lesion images")
-    return out
-
-
-def synthetic_images(
-    source: Any,
-    config: FinetuneConfig | None = None,
-    classes: Sequence[str] = ("lesion", "no_lesion"),
-) -> LabelledImages:
-    """The synthetic training set from any source, as :class:`LabelledImages`.
-
-    Args:
-        source: a labelled dataset; a folder written by
-            :func:`~medgan_utils.hub.generate.build_synthetic_dataset`; a conditional
-            :class:`~medgan_utils.gan.models.Generator` with two classes (or a model name or
-            folder holding one), from which ``config.n_synthetic`` images are generated,
-            balanced between the classes; one generator per class as a mapping
-            ``{class: model}`` (or the text ``"lesion=MODEL,no_lesion=MODEL"``), whose
-            ``n_synthetic`` images, split evenly, are made by
-            :func:`~medgan_utils.hub.generate.build_synthetic_dataset` through medigan; or any
-            labelled path ``load_dataset`` reads.
-        classes: the real set's classes; a generator's label ``i`` is ``classes[i]`` unless
-            its ``generator.json`` lists its own classes.
-
-    Raises:
-        DataError: an empty set, no labels, a single class, or a generator that is not
-            conditioned on two classes.
-    """
-    from medgan_utils.gan.models import Generator
-
-    config = config or FinetuneConfig()
-    size = config.classifier.image_size
-    if isinstance(source, str) and "=" in source:
-        source = parse_per_class(source)
-    if isinstance(source, Mapping):
-        return _per_class(source, config)
-    if isinstance(source, (MedicalImageDataset, Subset, LabelledImages)):
-        return as_labelled(source, config.positive_class, "synthetic set")
-    meta: dict[str, Any] = {}
-    if isinstance(source, (str, Path)):
-        from medgan_utils.gan.zoo import load_generator, model_path
-
-        path = Path(source)
-        if (path / "manifest.csv").exists():
-            from medgan_utils.hub.generate import load_synthetic_dataset
-
-            return as_labelled(load_synthetic_dataset(path, size), config.positive_class, path)
-        try:
-            model_path(source)
-        except DataError:
-            return as_labelled(load_dataset(source, size), config.positive_class, source)
-        source, meta = load_generator(source)
-    if not isinstance(source, Generator):
-        raise TypeError(f"cannot use a {type(source).__name__} as synthetic source")
-    if source.config.num_classes != 2:
-        raise DataError(
-            meta.get("data", "generator"),
-            f"needs a generator conditioned on 2 classes, got num_classes="
-            f"{source.config.num_classes}",
-        )
-    from medgan_utils.gan.zoo import generate
-
-    names = list(meta.get("classes") or classes)
-    labels = torch.arange(config.n_synthetic) % 2
-    images = generate(source, config.n_synthetic, seed=config.seed, labels=labels)
-    check_images(images, config.classifier, "synthetic set")
-    positive = names.index(_positive(names, config.positive_class))
-    subjects = np.array([f"synthetic:{i}" for i in range(len(images))])
-    return LabelledImages(images, (labels == positive).long(), subjects)
-
-
-def parse_per_class(text: str) -> dict[str, str]:
-    """``"lesion=A,no_lesion=B"`` -> ``{"lesion": "A", "no_lesion": "B"}``.
-
-    Raises:
-        ValueError: an item without ``=`` or fewer than two classes.
-    """
-    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-    if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs) or len(pairs) < 2:
-        raise ValueError(
-            f"expected CLASS=MODEL,CLASS=MODEL (one generator per class), got {text!r}"
-        )
-    return {k.strip(): v.strip() for k, v in pairs}
-
-
-def _per_class(models: Mapping[str, Any], config: FinetuneConfig) -> LabelledImages:
-    """Images of one unconditional generator per class, via the synthetic-dataset builder."""
-    import tempfile
-
-    from medgan_utils.gan.zoo import list_models
-    from medgan_utils.hub.catalog import load_catalog
-    from medgan_utils.hub.generate import build_synthetic_dataset, load_synthetic_dataset
-
-    if len(models) < 2:
-        raise DataError(
-            "synthetic set", f"one generator per class needs 2 classes, got {dict(models)}"
-        )
-    ours = list_models()
-    # Run folders join the catalog as local models named after the folder; medigan's
-    # catalog is fetched only for a model that is neither ours nor a folder (medigan's own).
-    local = {
-        f"local-{Path(m).name}": str(m)
-        for m in models.values()
-        if str(m) not in ours and Path(m).is_dir()
-    }
-    named = {v: k for k, v in local.items()}
-    ids = {named.get(str(model), str(model)): name for name, model in models.items()}
-    if len(ids) < len(models):
-        raise DataError("synthetic set", f"each class needs its own generator: {dict(models)}")
-    remote = [m for m in ids if m not in ours and m not in local]
-    catalog = load_catalog(local_models=local, download=bool(remote))
-    per_class = max(config.n_synthetic // len(models), 1)
-    with tempfile.TemporaryDirectory(prefix="medgan-synthetic-") as tmp:
-        build_synthetic_dataset(
-            list(ids), per_class, tmp, config.seed, catalog=catalog, class_of=ids
-        )
-        data = load_synthetic_dataset(tmp, config.classifier.image_size)
-    return as_labelled(data, config.positive_class, "synthetic set")
-
-
-def split_real(
-    real: LabelledImages, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2), seed: int = 0
-) -> tuple[LabelledImages, LabelledImages, LabelledImages]:
-    """Training pool, validation and test splits with no subject in two of them.
-
-    Raises:
-        DataError: a validation or test split with a single class (use more subjects).
-    """
-    parts = subject_split(list(real.subjects), fractions, seed)
-    out = tuple(real.take(p) for p in parts)
-    for part, name in zip(out, ("training pool", "validation split", "test split"), strict=True):
-        if len(part) == 0 or len(torch.unique(part.targets)) < 2:
-            raise DataError(
-                name,
-                f"of {len(set(part.subjects))} subject(s) lacks a class: use more subjects "
-                "or another seed",
-            )
-    return out  # type: ignore[return-value]
-
-
-def sample_real(
-    pool: LabelledImages, n: int | None, seed: int = 0, sampling: str = "spread"
-) -> LabelledImages:
-    """``n`` images of the pool, class-stratified and subject-aware (``None``: all of it).
-
-    Class quotas follow the pool's proportions, with at least one image per class. Subjects
-    are visited in a seeded random order, their slices shuffled:
-
-    - ``"spread"`` (default): round-robin, one slice per subject per round, so the images
-      come from as many subjects as possible (the ``N`` labelled images are the scarce
-      resource, as in most data-augmentation studies);
-    - ``"few-subjects"``: all of a subject's slices before the next subject, so the images
-      come from as few subjects as possible (a small study with whole scans).
-
-    Raises:
-        DataError: ``n`` larger than the pool.
-    """
-    if sampling not in ("spread", "few-subjects"):
-        raise ValueError(f"sampling must be 'spread' or 'few-subjects', got {sampling!r}")
-    if n is None or n == len(pool):
-        return pool
-    if n > len(pool):
-        raise DataError(
-            "training pool",
-            f"has {len(pool)} real images from {len(set(pool.subjects))} subjects, fewer than "
-            f"N={n}: ask for fewer, or for all of them (--n-real all; None in Python)",
-        )
-    if n < 2:
-        raise ValueError(f"need at least 2 real images (one per class), got {n}")
-    rng = np.random.default_rng(seed)
-    targets = pool.targets.numpy()
-    n_pos = int(np.clip(round(n * targets.mean()), 1, min(targets.sum(), n - 1)))
-    quota = {1: n_pos, 0: min(n - n_pos, int((targets == 0).sum()))}
-    queues = [
-        list(rng.permutation(np.flatnonzero(pool.subjects == s)))
-        for s in rng.permutation(np.unique(pool.subjects))
-    ]
-    chosen: list[int] = []
-    while any(quota.values()) and any(queues):
-        for queue in queues:
-            while queue:  # "spread" takes one useful slice per subject and round
-                i = int(queue.pop())
-                if quota[int(targets[i])] > 0:
-                    quota[int(targets[i])] -= 1
-                    chosen.append(i)
-                    if sampling == "spread":
-                        break
-    return pool.take(np.sort(chosen))
-
-
-def balanced_sample(data: LabelledImages, n: int, seed: int) -> LabelledImages:
-    """``n`` images, half of each class where the set has them (seeded)."""
-    rng = np.random.default_rng(seed)
-    t = data.targets.numpy()
-    pos, neg = rng.permutation(np.flatnonzero(t == 1)), rng.permutation(np.flatnonzero(t == 0))
-    k = min(n // 2 + n % 2, len(pos))
-    idx = np.concatenate([pos[:k], neg[: n - k]])
-    return data.take(np.sort(idx))
+__all__ = ["train_strategy", "start_from", "run_experiments"]
 
 
 def _needs_synthetic(strategy: str, config: FinetuneConfig) -> bool:
@@ -471,54 +148,6 @@ def train_strategy(
     return model, fit_classifier(model, mixed.pair(), val.pair(), fit), len(extra)
 
 
-@dataclass(frozen=True)
-class ExperimentResult:
-    """One (strategy, N) cell of the grid.
-
-    Attributes:
-        strategy: one of :data:`STRATEGIES`.
-        n_requested: the ``N`` asked for (``None`` = all of the training pool).
-        n_real: real training images of the row (``synthetic`` uses none, but shares the row).
-        n_synthetic: synthetic images used.
-        n_subjects: real subjects the ``n_real`` images come from.
-        n_test: test images (``n_test_subjects`` subjects).
-        metrics: ``{metric: Estimate}`` on the test split.
-        vs_real: paired difference to real-only at the same ``N`` (``None`` for real-only).
-        epochs: epochs trained in the last phase (early stopping included).
-    """
-
-    strategy: str
-    n_requested: int | None
-    n_real: int
-    n_synthetic: int
-    n_subjects: int
-    n_test: int
-    n_test_subjects: int
-    metrics: dict[str, Estimate]
-    vs_real: dict[str, Estimate] | None
-    epochs: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ExperimentResult:
-        """The inverse of :meth:`to_dict` (results saved as JSON)."""
-
-        def est(d: dict[str, Any] | None) -> dict[str, Estimate] | None:
-            return None if d is None else {k: Estimate(**v) for k, v in d.items()}
-
-        return cls(**{**data, "metrics": est(data["metrics"]), "vs_real": est(data["vs_real"])})
-
-    def to_text(self) -> str:
-        head = f"{self.strategy:<9} N={self.n_real:<5}"
-        parts = [f"{k} {v.to_text()}" for k, v in self.metrics.items()]
-        line = head + "  " + "  ".join(parts)
-        if self.vs_real is not None:
-            line += f"\n{'':<17}vs real: AUROC {self.vs_real['auroc'].to_text(signed=True)}"
-        return line
-
-
 def run_experiments(
     real: MedicalImageDataset | Subset | LabelledImages,
     synthetic: Any = None,
@@ -531,7 +160,9 @@ def run_experiments(
 
     Args:
         real: the labelled real set.
-        synthetic: any source :func:`synthetic_images` accepts (not needed for ``real``).
+        synthetic: any source
+            :func:`~medgan_utils.downstream.synthetic_sources.synthetic_images` accepts (not
+            needed for ``real``).
         n_values: real training images per row; ``None`` means the whole training pool.
         strategies: which strategies to run; ``real`` always runs, as the reference.
         checkpoint_dir: write each classifier as ``<strategy>-n<N>.safetensors`` there.
@@ -598,50 +229,3 @@ def run_experiments(
             )
         )
     return results
-
-
-def plot_auroc_vs_n(
-    results: Sequence[ExperimentResult], metric: str = "auroc", ax: Any = None
-) -> Any:
-    """AUROC (or another metric) against ``N`` with 95 % bands, one line per strategy.
-
-    Returns:
-        The matplotlib ``Figure``.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    for strategy in STRATEGIES:
-        rows = sorted((r for r in results if r.strategy == strategy), key=lambda r: r.n_real)
-        if not rows:
-            continue
-        x = [r.n_real for r in rows]
-        est = [r.metrics[metric] for r in rows]
-        style = "--" if strategy == "synthetic" else "-o"
-        ax.plot(x, [e.value for e in est], style, label=strategy)
-        ax.fill_between(x, [e.low for e in est], [e.high for e in est], alpha=0.15)
-    ax.set_xscale("log")
-    ax.set_xlabel("real training images N")
-    ax.set_ylabel(f"test {metric.upper() if metric == 'auroc' else metric} (95% CI)")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    return ax.figure
-
-
-def results_table(results: Sequence[ExperimentResult]) -> Any:
-    """One row per (N, strategy): every metric as ``value [low, high]`` and the paired
-    AUROC difference to real-only, as a pandas ``DataFrame``."""
-    import pandas as pd
-
-    rows = []
-    for r in results:
-        row: dict[str, Any] = {
-            "N real": r.n_real,
-            "strategy": r.strategy,
-            "synthetic": r.n_synthetic,
-        }
-        row.update({k: v.to_text() for k, v in r.metrics.items()})
-        row["AUROC vs real"] = "" if r.vs_real is None else r.vs_real["auroc"].to_text(signed=True)
-        rows.append(row)
-    return pd.DataFrame(rows)

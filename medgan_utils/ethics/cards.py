@@ -7,6 +7,11 @@ the near-copy check) and ``audit.json`` (subgroup results). Nothing is typed in 
 the card cannot drift from the model it describes; a section without a recorded result
 says so and gives the command that measures it.
 
+:func:`card_for` is the one entry point: ``medgan card``, ``write_model_card`` and the app
+all render a model's card through it. Generators get :func:`model_card`; lesion
+classifiers get :func:`~medgan_utils.ethics.classifier_card.classifier_card`, with the same
+:data:`SECTIONS`.
+
     medgan card brain-mri-dcgan-64                  # print a shipped model's card
     medgan card runs/brain64 --out runs/brain64/MODEL_CARD.md
 """
@@ -14,11 +19,24 @@ says so and gives the command that measures it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from medgan_utils.errors import DataError
-from medgan_utils.settings import atomic_path
+from medgan_utils.ethics._card_parts import (
+    AUDIT_FILE,
+    EVALUATION_FILE,
+    SECTIONS,
+    code,
+    energy_section,
+    fmt,
+    recorded,
+    render,
+    subgroup_section,
+)
+from medgan_utils.ethics.classifier_card import classifier_card, classifier_file, is_classifier
+from medgan_utils.gan.zoo import SHIPPED_MODELS, load_record, model_path
+from medgan_utils.settings import PRETRAINED, atomic_path
 
 __all__ = [
     "SECTIONS",
@@ -28,23 +46,7 @@ __all__ = [
     "card_for",
     "resolve_model_folder",
     "write_model_card",
-    "classifier_card",
 ]
-
-EVALUATION_FILE = "evaluation.json"  # EvaluationReport.to_dict() (+ "call", "reading")
-AUDIT_FILE = "audit.json"  # audit.SubgroupReport.to_dict(), or {"reports": [...], "notes": [...]}
-SECTIONS = (
-    "Intended use",
-    "Out-of-scope use",
-    "Data",
-    "Training",
-    "Metrics",
-    "Subgroup results",
-    "Memorization",
-    "Energy",
-    "Limitations",
-    "Licence",
-)
 
 INTENDED_USE = (
     "Teaching and method development: learning how GANs are trained, evaluated and audited, "
@@ -61,28 +63,14 @@ TEMPLATE = (
 )
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _cell(value: Any) -> str:
-    """A Markdown table cell: numbers as :func:`_fmt`, nested results as compact JSON."""
-    text = json.dumps(value, default=str) if isinstance(value, dict | list) else _fmt(value)
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _code(command: list[str] | str) -> str:
-    return f"`{' '.join(command) if isinstance(command, list) else command}`"
-
-
-def _builtin(meta: dict[str, Any]) -> bool:
+def _builtin(meta: Mapping[str, Any]) -> bool:
     return str(meta.get("data", "")).startswith("builtin")
 
 
 # --------------------------------------------------------------------------- sections
 
 
-def _data(meta: dict[str, Any]) -> list[str]:
+def _data(meta: Mapping[str, Any]) -> list[str]:
     options = meta.get("data_options") or {}
     lines = [
         f"- dataset: `{meta.get('data', '?')}`"
@@ -100,14 +88,14 @@ def _data(meta: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _training(meta: dict[str, Any]) -> list[str]:
+def _training(meta: Mapping[str, Any]) -> list[str]:
     cfg, train = meta.get("model_config", {}), meta.get("train_config", {})
     wall = meta.get("wall_time_s")
     lines = [
-        f"- command: {_code(meta['command']) if meta.get('command') else 'not recorded'}",
+        f"- command: {code(meta['command']) if meta.get('command') else 'not recorded'}",
         f"- hardware: {meta.get('hardware', 'not recorded')}; precision "
         f"{meta.get('precision', 'not recorded')}",
-        f"- wall time: {_fmt(wall) if wall is not None else '?'} s for "
+        f"- wall time: {fmt(wall) if wall is not None else '?'} s for "
         f"{meta.get('epochs', '?')} epochs",
         "- architecture: " + ", ".join(f"{k}={v}" for k, v in cfg.items()),
         "- optimisation: " + ", ".join(f"{k}={v}" for k, v in train.items()),
@@ -118,7 +106,7 @@ def _training(meta: dict[str, Any]) -> list[str]:
     if history:
         last = history[-1]
         lines.append(
-            "- last epoch: " + ", ".join(f"{k} {_fmt(v)}" for k, v in last.items() if k != "epoch")
+            "- last epoch: " + ", ".join(f"{k} {fmt(v)}" for k, v in last.items() if k != "epoch")
         )
     return lines
 
@@ -130,7 +118,7 @@ def _score_text(score: dict[str, Any]) -> str:
     try:
         return str(Score(**score))
     except TypeError:  # written by another version: show the numbers as they are
-        return ", ".join(f"{k} {_fmt(v)}" for k, v in score.items() if v is not None)
+        return ", ".join(f"{k} {fmt(v)}" for k, v in score.items() if v is not None)
 
 
 def _metrics(
@@ -158,72 +146,6 @@ def _metrics(
     return lines
 
 
-def _estimate(e: Any) -> str:
-    """An ``Estimate`` dict as ``0.812 [0.774, 0.850]``; ``n/a`` where it is undefined."""
-    if not isinstance(e, dict):
-        return _cell(e)
-    num = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    return f"{num(e.get('value'))} [{num(e.get('low'))}, {num(e.get('high'))}]"
-
-
-def _subgroup_report(report: dict[str, Any]) -> list[str]:
-    """A ``SubgroupReport.to_dict()`` as a table: one row per metric, one column per group."""
-    attribute, counts = report.get("attribute", "group"), report.get("counts") or {}
-    groups = list(report["by_group"])
-    metrics = list(dict.fromkeys(m for g in groups for m in report["by_group"][g]))
-    gaps = report.get("gaps") or {}
-    head = [f"{attribute} {g} (n={counts.get(g, '?')})" for g in groups] + ["gap (max - min)"]
-    lines = [f"{report['description']}", ""] if report.get("description") else []
-    lines += [
-        "| metric | " + " | ".join(head) + " |",
-        "|---|" + "---|" * len(head),
-        *(
-            f"| {m} | "
-            + " | ".join(_estimate(report["by_group"][g].get(m)) for g in groups)
-            + f" | {_estimate(gaps.get(m))} |"
-            for m in metrics
-        ),
-        "",
-    ]
-    if report.get("equalized_odds") is not None:
-        lines.append(f"- equalized-odds difference {_estimate(report['equalized_odds'])}")
-    if report.get("n_boot") is not None:
-        lines.append(
-            f"- threshold {_fmt(report.get('threshold', '?'))}; 95% percentile bootstrap over "
-            f"{report.get('unit', '?')} ({report['n_boot']} resamples)"
-        )
-    return lines
-
-
-def _subgroups(audit: dict[str, Any] | list[Any] | None, where: str) -> list[str]:
-    """``audit.json``: one ``SubgroupReport.to_dict()`` (optionally with a ``description``),
-    ``{"reports": [...], "notes": [...]}``, or plain rows ``{"subgroups": [{...}, ...]}``."""
-    if isinstance(audit, dict) and "by_group" in audit:
-        audit = {"reports": [audit]}
-    reports = audit.get("reports") if isinstance(audit, dict) else None
-    rows = audit.get("subgroups") if isinstance(audit, dict) else audit
-    if not reports and not rows:
-        return [
-            "Not measured: no subgroup results are recorded. Compute them with "
-            "`medgan_utils.ethics.audit.subgroup_metrics` (e.g. by acquisition site) and save its "
-            f"`to_dict()` as `{AUDIT_FILE}` in {where}, then write this card again."
-        ]
-    lines: list[str] = []
-    for report in reports or []:
-        lines += [*_subgroup_report(report), ""]
-    if rows:
-        keys = list(dict.fromkeys(k for row in rows for k in row))
-        lines += [
-            "| " + " | ".join(keys) + " |",
-            "|" + "---|" * len(keys),
-            *("| " + " | ".join(_cell(row.get(k, "")) for k in keys) + " |" for row in rows),
-            "",
-        ]
-    if isinstance(audit, dict):
-        lines += [f"- note: {n}" for n in audit.get("notes") or []]
-    return lines[:-1] if lines and not lines[-1] else lines
-
-
 def _memorization(evaluation: dict[str, Any] | None, measure: str) -> list[str]:
     mem = (evaluation or {}).get("memorization")
     if not mem:
@@ -240,47 +162,13 @@ def _memorization(evaluation: dict[str, Any] | None, measure: str) -> list[str]:
     return [
         f"- near-copies: {mem.get('n_flagged', '?')} of {mem.get('n', '?')} generated images "
         f"({share:.1%}; expected by chance {chance:.1%}): {verdict}",
-        f"- median nearest-training distance ratio {_fmt(mem.get('median_ratio'))}, smallest "
-        f"{_fmt(mem.get('min_ratio'))} (real held-out images: 1.00), in {mem.get('space', '?')}",
+        f"- median nearest-training distance ratio {fmt(mem.get('median_ratio'))}, smallest "
+        f"{fmt(mem.get('min_ratio'))} (real held-out images: 1.00), in {mem.get('space', '?')}",
         f"- rule: {mem.get('rule', '?')}; calibration: {mem.get('calibration', '?')}",
     ]
 
 
-def _energy(meta: dict[str, Any]) -> list[str]:
-    """Training energy: the recorded wall time times the assumed power of its hardware."""
-    from medgan_utils.ethics.audit import POWER_W, energy_estimate
-
-    wall = meta.get("wall_time_s")
-    if not wall:
-        return [
-            "Not measured: no training wall time is recorded (`medgan train` records it in "
-            "`generator.json`)."
-        ]
-    hardware = str(meta.get("hardware") or "")
-    first = hardware.split(";")[0].lower()
-    kind = (
-        "cpu"
-        if not hardware or " cpu" in first
-        else next((k for k in POWER_W if k in first.replace(" ", "")), None)
-    )
-    if kind is None:
-        return [
-            f"Training: {_fmt(float(wall))} s on {hardware}; no nominal power is known for it. "
-            "Estimate it with "
-            f"`medgan_utils.ethics.audit.energy_estimate({float(wall)}, power_w=W)`."
-        ]
-    est = energy_estimate(float(wall), hardware=kind)
-    return [
-        f"Training: {_fmt(float(wall))} s on {hardware or 'unrecorded hardware (assumed CPU)'}.",
-        "",
-        f"- estimate: {est.kwh:.3g} kWh, {est.co2e_kg * 1000:.3g} g CO2e (assumed power, "
-        "not measured)",
-        *(f"- assumption: {a}" for a in est.assumptions),
-        "- not counted: data preparation, evaluation and idle time",
-    ]
-
-
-def _limitations(meta: dict[str, Any], evaluation: dict[str, Any] | None) -> list[str]:
+def _limitations(meta: Mapping[str, Any], evaluation: dict[str, Any] | None) -> list[str]:
     cfg = meta.get("model_config", {})
     size = cfg.get("image_size", "?")
     lines = [
@@ -311,7 +199,7 @@ def _limitations(meta: dict[str, Any], evaluation: dict[str, Any] | None) -> lis
     return lines
 
 
-def _licence(meta: dict[str, Any]) -> list[str]:
+def _licence(meta: Mapping[str, Any]) -> list[str]:
     licence = meta.get("licence") or meta.get("license")
     lines = [f"- weights: {licence}" if licence else "- weights: MIT, like the project"]
     if _builtin(meta):
@@ -329,7 +217,7 @@ def _licence(meta: dict[str, Any]) -> list[str]:
 
 def model_card(
     name: str,
-    meta: dict[str, Any],
+    meta: Mapping[str, Any],
     metrics: dict[str, Any] | None = None,
     *,
     evaluation: dict[str, Any] | None = None,
@@ -341,7 +229,8 @@ def model_card(
 
     Args:
         name: the model's name (shipped name or run folder name).
-        meta: the contents of ``generator.json``.
+        meta: the contents of ``generator.json`` (a
+            :class:`~medgan_utils.gan.record.GeneratorRecord` or the plain JSON dict).
         metrics: extra lines for the Metrics section, name -> text such as
             ``"23.1 (real-vs-real floor 4.2)"``.
         evaluation: the contents of ``evaluation.json`` (``EvaluationReport.to_dict()``).
@@ -366,9 +255,9 @@ def model_card(
         "Data": _data(meta),
         "Training": _training(meta),
         "Metrics": _metrics(evaluation, metrics, measure),
-        "Subgroup results": _subgroups(audit, where),
+        "Subgroup results": subgroup_section(audit, where),
         "Memorization": _memorization(evaluation, measure),
-        "Energy": _energy(meta),
+        "Energy": energy_section(meta),
         "Limitations": _limitations(meta, evaluation),
         "Licence": _licence(meta),
     }
@@ -377,15 +266,7 @@ def model_card(
         f"{cfg.get('channels', 1)} channel(s). **Every image it produces is synthetic.** "
         f"Written by `medgan card {ref}` from the files beside the weights."
     )
-    return _render(name, intro, body)
-
-
-def _render(title: str, intro: str, body: dict[str, list[str]]) -> str:
-    """The Markdown of a card: title, intro, then every section of :data:`SECTIONS`."""
-    lines = [f"# Model card: {title}", "", intro]
-    for section in SECTIONS:
-        lines += ["", f"## {section}", *body[section]]
-    return "\n".join(lines) + "\n"
+    return render(name, intro, body)
 
 
 def resolve_model_folder(model: str | Path) -> tuple[Path, str | None]:
@@ -394,20 +275,10 @@ def resolve_model_folder(model: str | Path) -> tuple[Path, str | None]:
     Raises:
         DataError: not a model (see :func:`~medgan_utils.gan.zoo.model_path`).
     """
-    from medgan_utils.gan.zoo import SHIPPED_MODELS, model_path
-    from medgan_utils.settings import PRETRAINED
-
     path = Path(model)
     folder = model_path(path.parent if path.suffix == ".json" else model)
     shipped = [n for n, sub in SHIPPED_MODELS.items() if (PRETRAINED / sub) == folder.resolve()]
     return folder, shipped[0] if shipped else None
-
-
-def _read(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise DataError(path, f"unreadable JSON: {e}") from None
 
 
 def card_for(
@@ -424,16 +295,14 @@ def card_for(
     Raises:
         DataError: unknown model, or unreadable JSON (naming the file).
     """
-    if _is_classifier(model):
+    if is_classifier(model):
         return classifier_card(model, name)
     folder, shipped = resolve_model_folder(model)
-    evaluation, audit = (
-        _read(folder / f) if (folder / f).is_file() else None for f in (EVALUATION_FILE, AUDIT_FILE)
-    )
+    evaluation, audit = recorded(folder)
     where = f"medgan_utils/pretrained/{folder.resolve().name}" if shipped else str(folder)
     return model_card(
         name or shipped or folder.resolve().name,
-        _read(folder / "generator.json"),
+        load_record(folder),
         metrics,
         evaluation=evaluation,
         audit=audit,
@@ -457,132 +326,9 @@ def write_model_card(
         out: the file to write.
     """
     text = card_for(folder, metrics, name)
-    if out is None and _is_classifier(folder):
-        out = _classifier_file(folder).parent / "MODEL_CARD.md"
+    if out is None and is_classifier(folder):
+        out = classifier_file(folder).parent / "MODEL_CARD.md"
     path = Path(out) if out is not None else resolve_model_folder(folder)[0] / "MODEL_CARD.md"
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return path
-
-
-# --------------------------------------------------------------------------- classifiers
-
-
-def _classifier_file(model: str | Path) -> Path:
-    from medgan_utils.downstream.classifier import SHIPPED_CLASSIFIERS
-    from medgan_utils.settings import PRETRAINED
-
-    name = str(model)
-    return PRETRAINED / SHIPPED_CLASSIFIERS[name] if name in SHIPPED_CLASSIFIERS else Path(model)
-
-
-def _is_classifier(model: str | Path) -> bool:
-    from medgan_utils.downstream.classifier import SHIPPED_CLASSIFIERS
-
-    path = Path(model)
-    return str(model) in SHIPPED_CLASSIFIERS or (
-        path.suffix == ".safetensors" and path.is_file() and path.name != "generator.safetensors"
-    )
-
-
-def classifier_card(model: str | Path, name: str | None = None) -> str:
-    """The card of a lesion classifier (a shipped name or a ``save_classifier`` file), every
-    section of :data:`SECTIONS`, from its metadata and the ``evaluation.json`` and
-    ``audit.json`` beside it.
-
-    Raises:
-        DataError: not a classifier checkpoint, or unreadable JSON.
-    """
-    from medgan_utils.downstream.classifier import load_classifier
-
-    path = _classifier_file(model)
-    net, meta = load_classifier(path)
-    folder = path.parent
-    evaluation, audit = (
-        _read(folder / f) if (folder / f).is_file() else None for f in (EVALUATION_FILE, AUDIT_FILE)
-    )
-    shipped = str(model) != str(path)
-    where = f"medgan_utils/pretrained/{folder.name}" if shipped else str(folder)
-    cfg = net.config
-    sources = meta.get("synthetic_sources")
-    data = [
-        f"- trained on: {meta.get('trained_on', 'not recorded')}",
-        *([f"- sources (one generator per class): {json.dumps(sources)}"] if sources else []),
-        f"- images: {meta.get('n_synthetic', '?')} for training, "
-        f"{meta.get('n_synthetic_val', '?')} held out for early stopping",
-        f"- classes: {', '.join(meta.get('classes', []))}; positive class "
-        f"`{meta.get('positive_class', '?')}`",
-    ]
-    history = meta.get("history") or []
-    training = [
-        f"- command: {_code(meta['command']) if meta.get('command') else 'not recorded'}",
-        f"- hardware: {meta.get('hardware', 'not recorded')}",
-        f"- wall time: {_fmt(meta.get('wall_time_s', '?'))} s for {len(history)} epochs "
-        "(early stopping on the held-out images' AUROC; decision threshold by Youden's J)",
-        f"- architecture: {cfg.arch}, width {cfg.width}, {cfg.image_size}x{cfg.image_size} "
-        f"input, {sum(p.numel() for p in net.parameters()):,} parameters",
-        "- optimisation: "
-        + ", ".join(f"{k}={v}" for k, v in (meta.get("fit_config") or {}).items()),
-    ]
-    metrics = [
-        "- on its held-out synthetic images: "
-        + ", ".join(f"{k} {_fmt(v)}" for k, v in (meta.get("synthetic_val_metrics") or {}).items())
-    ]
-    real = (evaluation or {}).get("real_test")
-    if real:
-        metrics.append(
-            "- on real scans ("
-            + str(evaluation.get("call", ""))
-            + "): "
-            + ", ".join(
-                f"{k} {_fmt(v['value'])} [{_fmt(v['low'])}, {_fmt(v['high'])}]"
-                for k, v in real.items()
-            )
-        )
-        if evaluation.get("reading"):
-            metrics.append(f"- reading: {evaluation['reading']}")
-    else:
-        metrics.append(
-            "- Not measured on real scans: run `medgan finetune --real builtin-labelled "
-            "--strategy pretrain --pretrained MODEL` or `medgan audit --model MODEL`."
-        )
-    body = {
-        "Intended use": [
-            "Teaching: the starting point that chapter 6 fine-tunes on a few real scans, to "
-            "measure what pre-training on synthetic scans adds."
-        ],
-        "Out-of-scope use": [
-            "Any clinical or diagnostic use; lesion detection on real patients; any use "
-            "without fine-tuning and validation on real data."
-        ],
-        "Data": data,
-        "Training": training,
-        "Metrics": metrics,
-        "Subgroup results": _subgroups(audit, f"`{where}`"),
-        "Memorization": [
-            "Not applicable: a classifier outputs a lesion probability, not images. "
-            "(Membership inference against classifiers exists, but it was not assessed.)"
-        ],
-        "Energy": _energy(meta),
-        "Limitations": [
-            "- Trained on synthetic images only, from one generator per class: it can learn "
-            "to tell the generators apart (their artefacts) rather than lesions; compare its "
-            "score on held-out synthetic images with its score on real scans.",
-            f"- {cfg.image_size}x{cfg.image_size} single slices of virtual subjects derived "
-            "from one template brain with simulated lesions; no real population or pathology.",
-            "- Its decision threshold was chosen on synthetic images; on real scans the "
-            "threshold needs choosing again (chapter 6 fine-tunes it).",
-        ],
-        "Licence": [
-            "- weights: MIT, like the project",
-            "- training data: synthetic images of the shipped generators (MNI152 template "
-            "distributed by nilearn under its own permissive licence)",
-        ],
-    }
-    title = name or (str(model) if str(model) == path.name or "/" not in str(model) else path.stem)
-    intro = (
-        f"A ResNet-style lesion classifier of {cfg.image_size}x{cfg.image_size} grey-scale "
-        f"slices (one logit: `{meta.get('positive_class', 'positive')}`). Written by "
-        f"`medgan card {model}` from its metadata and the files beside it."
-    )
-    return _render(title, intro, body)

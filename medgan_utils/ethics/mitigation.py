@@ -11,14 +11,15 @@ between the sites closed:
   :func:`select_like_group` keeps those that the domain encoder (trained on real built-in
   scans, site AUROC 1.0 on held-out subjects) scores as site B: classifier-guided selection;
 - both classifiers start from the same weights and are tested on the same subject-level
-  test split; :func:`~medgan_utils.ethics.audit.subgroup_metrics` gives each one's per-site metrics
-  and gaps, and the change of each gap (after - before) gets a paired cluster-bootstrap
-  interval (the same subject resamples applied to both models' predictions).
+  test split, audited per site like any classifier
+  (:func:`~medgan_utils.ethics.subgroups.score_groups`: metrics and gaps with intervals),
+  and the change of each gap (after - before) gets a paired cluster-bootstrap interval (the
+  same subject resamples applied to both models' predictions).
 
 Example:
-    >>> from medgan_utils.downstream.finetune import BUILTIN_SYNTHETIC      # doctest: +SKIP
-    >>> real = load_dataset("builtin-labelled", 64, n_subjects=96)          # doctest: +SKIP
-    >>> print(mitigation_experiment(real, BUILTIN_SYNTHETIC).to_text())     # doctest: +SKIP
+    >>> from medgan_utils.downstream.synthetic_sources import BUILTIN_SYNTHETIC  # doctest: +SKIP
+    >>> real = load_dataset("builtin-labelled", 64, n_subjects=96)              # doctest: +SKIP
+    >>> print(mitigation_experiment(real, BUILTIN_SYNTHETIC).to_text())         # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -31,23 +32,23 @@ import numpy as np
 import torch
 
 from medgan_utils.data.dataset import MedicalImageDataset
-from medgan_utils.downstream.classifier import Estimate, bootstrap_resamples, predict
-from medgan_utils.downstream.finetune import (
-    FinetuneConfig,
+from medgan_utils.downstream.config import FinetuneConfig
+from medgan_utils.downstream.finetune import train_strategy
+from medgan_utils.downstream.labelled import (
     LabelledImages,
     as_labelled,
     balanced_sample,
     split_real,
-    synthetic_images,
-    train_strategy,
 )
+from medgan_utils.downstream.synthetic_sources import synthetic_images
 from medgan_utils.errors import DataError
-from medgan_utils.ethics.audit import (
+from medgan_utils.ethics.subgroups import (
     SUBGROUP_METRICS,
     SubgroupReport,
-    subgroup_metrics,
+    score_groups,
     subgroup_resamples,
 )
+from medgan_utils.stats import Estimate, bootstrap_resamples, percentile_interval
 
 __all__ = ["MitigationResult", "select_like_group", "mitigation_experiment"]
 
@@ -83,7 +84,8 @@ class MitigationResult:
         n_candidates: synthetic images screened to find them; share_like_target: the share
             of them that looks like the target group (compare it with the real share: a
             generator may drop a minority group, amplifying the imbalance).
-        before, after: :class:`~medgan_utils.ethics.audit.SubgroupReport` on the same test split.
+        before, after: :class:`~medgan_utils.ethics.subgroups.SubgroupReport` on the same
+            test split.
         gap_change: ``{metric: Estimate}`` of ``gap_after - gap_before`` (negative: the gap
             narrowed), paired over the same subject resamples.
     """
@@ -146,7 +148,8 @@ def mitigation_experiment(
 
     Args:
         real: a labelled dataset whose slices carry ``groups[group]``.
-        synthetic: any source :func:`~medgan_utils.downstream.finetune.synthetic_images` accepts;
+        synthetic: any source that
+            :func:`~medgan_utils.downstream.synthetic_sources.synthetic_images` accepts;
             ``config.n_synthetic`` candidates are screened with :func:`select_like_group`.
         n_added: synthetic images to add, half of each class (default: as many as it takes
             to give the target group as many training images as the others, at most what
@@ -174,23 +177,12 @@ def mitigation_experiment(
     n_added = max(2, min(n_added, len(chosen)))
     extra = balanced_sample(chosen, n_added, config.seed)
 
-    y = test.targets.numpy()
-    scores = {}
+    y, scores, reports = test.targets.numpy(), {}, {}
     for name, train in (("before", pool), ("after", LabelledImages.concat(pool, extra))):
         model, _, _ = train_strategy("real", train, val, None, config)
-        scores[name] = predict(model, test.images)
-    reports = {
-        name: subgroup_metrics(
-            y,
-            s,
-            test_groups,
-            n_boot=config.n_bootstrap,
-            seed=config.seed,
-            clusters=test.subjects,
-            attribute=group,
-        )  # fmt: skip
-        for name, s in scores.items()
-    }
+        scored = score_groups(model, test, metadata=real, name="test split")
+        scores[name] = scored.scores
+        reports[name] = scored.report(group, n_boot=config.n_bootstrap, seed=config.seed)
     resamples = bootstrap_resamples(test.subjects, config.n_bootstrap, config.seed)
     change = _gaps(y, scores["after"], test_groups, resamples) - _gaps(
         y, scores["before"], test_groups, resamples
@@ -199,7 +191,7 @@ def mitigation_experiment(
         m: reports["after"].gaps[m].value - reports["before"].gaps[m].value
         for m in SUBGROUP_METRICS
     }
-    lo, hi = np.nanpercentile(change, [2.5, 97.5], axis=0)
+    lo, hi = percentile_interval(change)
     return MitigationResult(
         group=group,
         target=target,

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from medgan_utils.settings import PRETRAINED
+from medgan_utils import registry
 from medgan_utils.weights import load_state, read_json
 
 __all__ = [
@@ -46,7 +46,8 @@ __all__ = [
     "save_domain_encoder",
 ]
 
-DOMAIN_ENCODER_DIR = PRETRAINED / "domain_encoder"
+DOMAIN_ENCODER = "domain-encoder"  # its name in medgan_utils.registry
+DOMAIN_ENCODER_DIR = registry.artefact(DOMAIN_ENCODER).path
 EXTRACTORS = ("domain", "inception", "pixels")
 
 
@@ -244,9 +245,14 @@ def load_domain_encoder(folder: str | Path | None = None) -> DomainEncoder:
     """Load the shipped (or another) domain encoder in eval mode; cached per folder.
 
     Raises:
-        DataError: missing or unreadable ``encoder.json`` / ``encoder.safetensors``.
+        DataError: missing or unreadable ``encoder.json`` / ``encoder.safetensors``, or a
+            shipped encoder whose files differ from the recorded SHA-256
+            (:mod:`medgan_utils.registry`).
     """
-    return _load_cached(str(Path(folder or DOMAIN_ENCODER_DIR).resolve()))
+    path = Path(folder or registry.artefact(DOMAIN_ENCODER).path).resolve()
+    for name in ("encoder.json", "encoder.safetensors"):
+        registry.verify_file(path / name)  # shipped files only; hashed once per process
+    return _load_cached(str(path))
 
 
 class DomainFeatures(FeatureExtractor):

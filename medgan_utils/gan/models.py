@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -132,8 +132,13 @@ def weights_init(module: nn.Module) -> None:
         mean = 1.0
     else:
         return
-    parametrized = parametrize.is_parametrized(module, "weight")
-    weight = module.parametrizations.weight.original if parametrized else module.weight
+    weight: torch.Tensor
+    if parametrize.is_parametrized(module, "weight"):
+        # `parametrizations` is set at run time: a ModuleDict of ParametrizationLists.
+        plists = cast(nn.ModuleDict, module.parametrizations)
+        weight = cast(parametrize.ParametrizationList, plists.weight).original
+    else:
+        weight = module.weight
     nn.init.normal_(weight, mean, 0.02)
     if module.bias is not None:
         nn.init.zeros_(module.bias)
@@ -330,7 +335,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def layer_macs(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
+def layer_macs(model: nn.Module, *inputs: torch.Tensor | None) -> dict[str, int]:
     """Multiply-accumulates per sample of each conv, conv-transpose and linear layer.
 
     Runs one forward with hooks. Conv: ``out elements x in_channels/groups x kh x kw``;
@@ -339,7 +344,8 @@ def layer_macs(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
 
     Args:
         model: the network.
-        *inputs: its forward arguments; their first dimension is the batch.
+        *inputs: its forward arguments (``None`` for an unused optional one, such as an
+            unconditional model's labels); their first dimension is the batch.
 
     Returns:
         ``{module name: MACs per sample}`` in call order. The model runs in eval mode (so
@@ -356,6 +362,7 @@ def layer_macs(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
         elif isinstance(m, nn.Conv2d):
             n = out[0].numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
         else:
+            assert isinstance(m, nn.Linear)  # hooks go on conv, conv-transpose and linear only
             n = out[0].numel() * m.in_features
         macs[names[m]] = macs.get(names[m], 0) + n
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from medgan_utils.data.dataset import load_dataset
+from medgan_utils.data.load import load_dataset
 from medgan_utils.errors import DataError
 from medgan_utils.gan.callbacks import Checkpoint, ProgressBar, SampleGrid
 from medgan_utils.gan.models import DCGANConfig
@@ -156,7 +156,14 @@ def train_run(
     # The exported generator describes where it came from (its model card's raw material).
     meta_file = out / "generator.json"
     meta = json.loads(meta_file.read_text())
-    provenance = ("command", "hardware", "precision", "n_images", "data_options", "wall_time_s")
+    provenance: tuple[str, ...] = (
+        "command",
+        "hardware",
+        "precision",
+        "n_images",
+        "data_options",
+        "wall_time_s",
+    )
     provenance += ("only_class",) if only_class is not None else ()
     _write_json(meta_file, {**meta, **{k: record[k] for k in provenance}})
     return trainer

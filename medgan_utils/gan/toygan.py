@@ -1,10 +1,12 @@
 """Toy GANs on mixtures of Gaussians: small enough to train in seconds on a CPU.
 
-The data have a density we know exactly, a line of ``k`` Gaussians in 1-D or a ring of
-``k`` Gaussians in 2-D (the classic test of mode collapse), so what GAN theory predicts
-can be checked numerically: the optimal discriminator, the Jensen-Shannon divergence, how
-many modes the generator covers. The chapter *GAN theory* and the toy-GAN dashboard
-(:func:`medgan_utils.dashboards.widgets.toy_gan_dashboard`) are built on this module. The losses are
+Two small MLPs learn a :class:`~medgan_utils.gan.mixture.Mixture` (a line or a ring of
+Gaussians whose density is known exactly), so what GAN theory predicts can be checked
+numerically. This module holds the config, the networks, the trainer (:class:`ToyGAN`) and
+the :class:`ToySnapshot` its plots are drawn from; the data and the theory's quantities are
+in :mod:`medgan_utils.gan.mixture`, the figures in :mod:`medgan_utils.gan.toyplots`. The
+chapter *GAN theory* and the toy-GAN dashboard
+(:func:`medgan_utils.dashboards.toy_gan_dashboard`) are built on these. The losses are
 those of :mod:`medgan_utils.gan.train`, the same as for the image GANs.
 
 Example:
@@ -16,186 +18,19 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
+from medgan_utils.gan.mixture import Mixture, _points, gaussian_kde
 from medgan_utils.gan.train import LOSSES, discriminator_loss, generator_loss, gradient_penalty
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
-__all__ = [
-    "Mixture",
-    "ToyGANConfig",
-    "ToyGAN",
-    "ToySnapshot",
-    "gaussian_kde",
-    "optimal_discriminator",
-    "js_divergence",
-    "draw_data",
-    "draw_discriminator",
-    "draw_history",
-    "plot_snapshot",
-]
-
-
-class Mixture:
-    """An equal-weight mixture of ``k`` isotropic Gaussians ``N(mean_i, std^2 I)``.
-
-    Build one with :meth:`line` (1-D) or :meth:`ring` (2-D). Points are arrays or tensors
-    of shape ``(N, d)``; in 1-D ``(N,)`` is accepted too.
-
-    Args:
-        means: ``(k, d)`` centres of the modes.
-        std: standard deviation of every mode.
-
-    Example:
-        >>> Mixture.ring(8).sample(4).shape
-        torch.Size([4, 2])
-    """
-
-    def __init__(self, means: np.ndarray, std: float) -> None:
-        self.means = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
-        self.std = float(std)
-
-    @classmethod
-    def line(cls, modes: int, spacing: float = 2.0, std: float = 0.25) -> Mixture:
-        """``modes`` Gaussians on the real line, ``spacing`` apart, centred on 0."""
-        return cls((np.arange(modes) - (modes - 1) / 2) * spacing, std)
-
-    @classmethod
-    def ring(cls, modes: int, radius: float = 2.0, std: float = 0.1) -> Mixture:
-        """``modes`` Gaussians evenly spaced on a circle of ``radius`` in the plane."""
-        angle = 2 * np.pi * np.arange(modes) / modes
-        return cls(radius * np.stack([np.cos(angle), np.sin(angle)], axis=1), std)
-
-    @property
-    def modes(self) -> int:
-        return self.means.shape[0]
-
-    @property
-    def dims(self) -> int:
-        return self.means.shape[1]
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` draws, ``(n, d)`` float32: a uniformly chosen mode plus Gaussian noise."""
-        idx = torch.randint(self.modes, (n,), generator=generator)
-        noise = torch.randn(n, self.dims, generator=generator)
-        return torch.as_tensor(self.means, dtype=torch.float32)[idx] + self.std * noise
-
-    def density(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
-        """The exact density ``p(x) = (1/k) sum_i N(x; mean_i, std^2 I)``, shape ``(N,)``."""
-        return gaussian_kde(self.means, x, self.std)
-
-    def bounds(self, margin: float = 5.0) -> tuple[float, float]:
-        """A square plotting window: the means +- ``margin`` std (at least 0.5 in 1-D, 1.5 in
-        2-D, room for generated points that stray from the ring)."""
-        pad = max(margin * self.std, 0.5 if self.dims == 1 else 1.5)
-        return float(self.means.min() - pad), float(self.means.max() + pad)
-
-    def axis(self, n: int = 400) -> np.ndarray:
-        """``(n,)`` evenly spaced coordinates across :meth:`bounds` (a grid's axis)."""
-        return np.linspace(*self.bounds(), n)
-
-    def grid(self, n: int = 400) -> np.ndarray:
-        """Grid points ``(n, 1)`` in 1-D, ``(n*n, 2)`` in 2-D (row-major: y varies slowest)."""
-        a = self.axis(n)
-        if self.dims == 1:
-            return a[:, None]
-        xx, yy = np.meshgrid(a, a)
-        return np.stack([xx.ravel(), yy.ravel()], axis=1)
-
-    def distances(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
-        """``(N, k)`` Euclidean distances from each point to each mode's mean."""
-        return np.linalg.norm(_points(x, self.dims)[:, None, :] - self.means[None], axis=2)
-
-    def nearest_mode(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
-        """``(N,)`` index of the mode whose mean is closest to each point."""
-        return self.distances(x).argmin(axis=1)
-
-    def mode_shares(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
-        """``(k,)``: the share of the points ``x`` within 3 std of each mode's mean."""
-        return (self.distances(x) <= 3 * self.std).mean(axis=0)
-
-    def modes_covered(self, x: np.ndarray | torch.Tensor, min_share: float | None = None) -> int:
-        """How many modes hold at least ``min_share`` of the points within 3 std.
-
-        ``min_share`` defaults to a quarter of a mode's fair share, ``0.25 / k``: a perfect
-        sampler covers all ``k`` modes, a generator collapsed onto one mode covers 1.
-        """
-        threshold = 0.25 / self.modes if min_share is None else min_share
-        return int((self.mode_shares(x) >= threshold).sum())
-
-    def high_quality_share(self, x: np.ndarray | torch.Tensor) -> float:
-        """The share of the points within 3 std of *some* mode (high-quality samples)."""
-        return float((self.distances(x).min(axis=1) <= 3 * self.std).mean())
-
-
-def _points(x: np.ndarray | torch.Tensor, dims: int) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=np.float64).reshape(-1, dims)
-
-
-def gaussian_kde(
-    centres: np.ndarray | torch.Tensor, x: np.ndarray | torch.Tensor, bandwidth: float
-) -> np.ndarray:
-    """Mean of isotropic Gaussians of width ``bandwidth`` centred on ``centres``, at ``x``.
-
-    With the mixture's means and std this is its exact density; with samples it is a kernel
-    density estimate. Computed in chunks, so 4,000 centres on a 100x100 grid stay small.
-
-    Args:
-        centres: ``(M, d)`` (or ``(M,)`` in 1-D). x: ``(N, d)`` (or ``(N,)`` in 1-D).
-
-    Returns:
-        ``(N,)`` densities.
-    """
-    c = np.asarray(centres.detach().cpu() if isinstance(centres, torch.Tensor) else centres)
-    d = 1 if c.ndim == 1 else c.shape[1]
-    c = torch.as_tensor(c.reshape(-1, d), dtype=torch.float64)
-    pts = torch.as_tensor(_points(x, d))
-    norm = (2 * math.pi * bandwidth**2) ** (-d / 2) / len(c)
-    out = [
-        torch.exp(-torch.cdist(chunk, c).square() / (2 * bandwidth**2)).sum(1)
-        for chunk in pts.split(2048)
-    ]
-    return (torch.cat(out) * norm).numpy()
-
-
-def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
-    """``D*(x) = p_data(x) / (p_data(x) + p_g(x))`` (1/2 where both densities vanish)."""
-    total = p_data + p_g
-    return np.divide(p_data, total, out=np.full_like(total, 0.5), where=total > 1e-300)
-
-
-def js_divergence(p: np.ndarray, q: np.ndarray, cell: float) -> float:
-    """Jensen-Shannon divergence (nats, in ``[0, log 2]``) of two densities on a grid.
-
-    ``JSD(p, q) = KL(p || m) / 2 + KL(q || m) / 2`` with ``m = (p + q) / 2``; both densities
-    are first normalised to integrate to 1 on the grid.
-
-    Args:
-        p, q: densities at the same grid points, any shape. cell: length (1-D) or area (2-D)
-            of one grid cell.
-    """
-    p = p / (p.sum() * cell)
-    q = q / (q.sum() * cell)
-    m = (p + q) / 2
-
-    def kl(a: np.ndarray) -> float:
-        mask = a > 0
-        return float((a[mask] * np.log(a[mask] / m[mask])).sum() * cell)
-
-    return 0.5 * kl(p) + 0.5 * kl(q)
+__all__ = ["ToyGANConfig", "ToyGenerator", "ToyDiscriminator", "ToyGAN", "ToySnapshot"]
 
 
 @dataclass(frozen=True)
@@ -315,7 +150,8 @@ class ToyDiscriminator(nn.Module):
 
 @dataclass(frozen=True)
 class ToySnapshot:
-    """Everything a plot of a toy GAN needs, as NumPy arrays (see :func:`plot_snapshot`).
+    """Everything a plot of a toy GAN needs, as NumPy arrays (see
+    :func:`~medgan_utils.gan.toyplots.plot_snapshot`).
 
     ``axis`` ``(n,)`` are the grid's coordinates; densities and the discriminator are
     ``(n,)`` in 1-D and ``(n, n)`` (rows = y) in 2-D. ``discriminator`` is D's probability
@@ -497,7 +333,8 @@ class ToyGAN:
         return float(wasserstein_distance(self.samples()[:, 0], self.real_eval[:, 0].numpy()))
 
     def snapshot(self, grid_size: int | None = None) -> ToySnapshot:
-        """The current state as arrays for :func:`plot_snapshot` (``grid_size`` per axis)."""
+        """The current state as arrays for :func:`~medgan_utils.gan.toyplots.plot_snapshot`
+        (``grid_size`` points per axis)."""
         m = self.mixture
         n = grid_size or (400 if m.dims == 1 else 100)
         grid = m.grid(n)
@@ -519,133 +356,3 @@ class ToyGAN:
             d_real=np.array([h["d_real"] for h in self.history]),
             d_fake=np.array([h["d_fake"] for h in self.history]),
         )
-
-
-# -- plots: the chapter and the dashboard draw the same figures ----------------------------
-
-REAL, FAKE, DISC = "0.35", "tab:orange", "tab:blue"
-
-
-def draw_data(snap: ToySnapshot, ax: Axes, show_d: bool = True) -> None:
-    """Real density and generated points on ``ax``.
-
-    1-D: the real density (grey), the generated KDE (orange) and, with ``show_d``, D on a
-    second y axis (blue, dashed). 2-D: contours of the real density, generated points.
-    """
-    title = (
-        f"step {snap.step}: {snap.modes_covered}/{len(snap.means)} modes, "
-        f"{snap.high_quality_share:.0%} high quality"
-    )
-    if snap.dims == 1:
-        ax.fill_between(snap.axis, snap.real_density, color=REAL, alpha=0.3, label="real")
-        ax.plot(snap.axis, snap.generated_density, color=FAKE, lw=2, label="generated (KDE)")
-        ax.set_xlim(snap.axis[0], snap.axis[-1])
-        ax.set_ylim(0, 1.15 * max(snap.real_density.max(), snap.generated_density.max()))
-        ax.set_xlabel("x")
-        ax.set_ylabel("density")
-        handles, labels = ax.get_legend_handles_labels()
-        if show_d:
-            twin = ax.twinx()
-            twin.plot(snap.axis, snap.discriminator, color=DISC, ls="--", label=_d_label(snap))
-            if snap.loss == "bce":
-                twin.set_ylim(-0.02, 1.02)
-                twin.axhline(0.5, color=DISC, lw=0.5, ls=":")
-            twin.set_ylabel(_d_label(snap), color=DISC)
-            h2, l2 = twin.get_legend_handles_labels()
-            handles, labels = handles + h2, labels + l2
-        ax.legend(handles, labels, loc="upper left", fontsize="small", framealpha=0.8)
-    else:
-        top = snap.real_density.max()
-        ax.contourf(
-            snap.axis,
-            snap.axis,
-            snap.real_density,
-            levels=[0.05 * top, 0.5 * top, top],
-            colors=[REAL, "0.15"],
-            alpha=0.4,
-        )
-        ax.scatter(*snap.samples[:1000].T, s=3, color=FAKE, alpha=0.5, label="generated")
-        _square(ax, snap)
-        ax.legend(loc="upper right", fontsize="small", markerscale=3)
-    outside = ((snap.samples < snap.axis[0]) | (snap.samples > snap.axis[-1])).any(axis=1).mean()
-    if outside > 0:
-        ax.text(
-            0.98,
-            0.02,
-            f"{max(outside, 0.01):.0%}{'' if outside >= 0.01 else ' or less'} of samples "
-            "outside this window",
-            ha="right",
-            transform=ax.transAxes,
-            fontsize="small",
-        )
-    ax.set_title(title, fontsize="medium")
-
-
-def draw_discriminator(snap: ToySnapshot, ax: Axes) -> None:
-    """D's output over the plane (2-D) or the line (1-D), with the generated points."""
-    if snap.dims == 1:
-        ax.plot(snap.axis, snap.discriminator, color=DISC)
-        ax.set_xlim(snap.axis[0], snap.axis[-1])
-        ax.set_xlabel("x")
-        ax.set_ylabel(_d_label(snap))
-    else:
-        vmin, vmax = (0.0, 1.0) if snap.loss == "bce" else (None, None)
-        mesh = ax.pcolormesh(
-            snap.axis, snap.axis, snap.discriminator, cmap="RdBu_r", vmin=vmin, vmax=vmax
-        )
-        ax.figure.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04)
-        ax.scatter(*snap.samples[:300].T, s=2, color="k", alpha=0.4)
-        _square(ax, snap)
-    ax.set_title(_d_label(snap), fontsize="medium")
-
-
-def draw_history(snap: ToySnapshot, ax: Axes, window: int = 25) -> None:
-    """Mean D output on real and on generated points per step (running mean of ``window``)."""
-    if len(snap.d_real) == 0:
-        ax.text(0.5, 0.5, "not trained yet", ha="center", va="center", transform=ax.transAxes)
-    else:
-        w = min(window, len(snap.d_real))
-        kernel = np.ones(w) / w
-        steps = np.arange(w, len(snap.d_real) + 1)
-        ax.plot(steps, np.convolve(snap.d_real, kernel, "valid"), color=REAL, label="real")
-        ax.plot(steps, np.convolve(snap.d_fake, kernel, "valid"), color=FAKE, label="generated")
-        if snap.loss == "bce":
-            ax.set_ylim(-0.02, 1.02)
-            ax.axhline(0.5, color="k", lw=0.5, ls=":")
-        ax.legend(fontsize="small")
-    ax.set_xlabel("step")
-    ax.set_title(f"mean {_d_label(snap)} per step", fontsize="medium")
-
-
-def plot_snapshot(snap: ToySnapshot, fig: Figure | None = None) -> Figure:
-    """The toy GAN at a glance: data panel, (2-D: D's map,) and D's history.
-
-    Args:
-        snap: from :meth:`ToyGAN.snapshot`.
-        fig: a figure to clear and draw into (the dashboard reuses one); default: a new
-            pyplot figure.
-    """
-    if fig is None:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(11, 3.6) if snap.dims == 1 else (13, 4))
-    fig.clear()
-    if snap.dims == 1:
-        ax_data, ax_hist = fig.subplots(1, 2, width_ratios=(2, 1))
-    else:
-        ax_data, ax_d, ax_hist = fig.subplots(1, 3)
-        draw_discriminator(snap, ax_d)
-    draw_data(snap, ax_data)
-    draw_history(snap, ax_hist)
-    fig.tight_layout()
-    return fig
-
-
-def _d_label(snap: ToySnapshot) -> str:
-    return "D(x)" if snap.loss == "bce" else "critic score"
-
-
-def _square(ax: Axes, snap: ToySnapshot) -> None:
-    ax.set_xlim(snap.axis[0], snap.axis[-1])
-    ax.set_ylim(snap.axis[0], snap.axis[-1])
-    ax.set_aspect("equal")

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from medgan_utils.gan.models import DCGANConfig, build_gan
+from medgan_utils.gan.models import DCGANConfig, Discriminator, Generator, build_gan
 from medgan_utils.settings import atomic_path, pick_device, pick_precision, set_seed
 
 __all__ = [
@@ -178,8 +178,9 @@ class GANTrainer:
         )
         set_seed(config.seed)
         G, D = build_gan(model_config)
-        self.G = G.to(self.device, memory_format=self.memory_format)
-        self.D = D.to(self.device, memory_format=self.memory_format)
+        # torch's stubs lack Module.to(..., memory_format=), which torch accepts.
+        self.G: Generator = G.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
+        self.D: Discriminator = D.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)

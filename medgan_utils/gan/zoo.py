@@ -1,7 +1,8 @@
 """Trained generators on disk: the shipped models, export/import, and seeded generation.
 
 A generator is stored as a folder with ``generator.safetensors`` (weights) and
-``generator.json`` (its :class:`~medgan_utils.gan.models.DCGANConfig` plus provenance).
+``generator.json`` (its :class:`~medgan_utils.gan.models.DCGANConfig` plus provenance, read
+as a :class:`~medgan_utils.gan.record.GeneratorRecord`).
 safetensors holds tensors only, so loading a model never runs code from the file.
 """
 
@@ -13,10 +14,12 @@ from typing import Any
 
 import torch
 
+from medgan_utils import registry
 from medgan_utils.errors import DataError
 from medgan_utils.gan.models import DCGANConfig, Generator
-from medgan_utils.settings import PRETRAINED, atomic_path
-from medgan_utils.weights import load_state, read_json
+from medgan_utils.gan.record import GeneratorRecord
+from medgan_utils.settings import atomic_path
+from medgan_utils.weights import load_state
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -26,18 +29,14 @@ __all__ = [
     "model_path",
     "save_generator",
     "load_generator",
+    "load_record",
     "generate",
-    "export_pngs",
-    "synthetic_stem",
     "interpolate",
     "latent_noise",
 ]
 
-# name -> folder under medgan_utils/pretrained (weights committed; model card beside them)
-SHIPPED_MODELS: dict[str, str] = {
-    "brain-mri-dcgan-64": "brain_mri_dcgan_64",
-    "brain-mri-lesion-dcgan-64": "brain_mri_lesion_dcgan_64",
-}
+# name -> folder under medgan_utils/pretrained, from the registry (which pins their SHA-256)
+SHIPPED_MODELS: dict[str, str] = {a.name: a.folder for a in registry.artefacts("generator")}
 DEFAULT_MODEL = "brain-mri-dcgan-64"
 MAX_IMAGES = 10_000  # per call: 10k 128x128 fp32 images are 650 MB
 
@@ -45,16 +44,21 @@ MAX_IMAGES = 10_000  # per call: 10k 128x128 fp32 images are 650 MB
 def list_models() -> dict[str, Path]:
     """The shipped models whose weights are on disk, name -> folder."""
     return {
-        name: PRETRAINED / sub
-        for name, sub in SHIPPED_MODELS.items()
-        if (PRETRAINED / sub / "generator.safetensors").exists()
+        a.name: a.path
+        for a in registry.artefacts("generator")
+        if (a.path / "generator.safetensors").exists()
     }
 
 
 def model_path(model: str | Path) -> Path:
-    """Resolve a shipped model name, a run folder or a ``generator.safetensors`` path."""
+    """Resolve a shipped model name, a run folder or a ``generator.safetensors`` path.
+
+    Raises:
+        DataError: not a model, or a shipped model whose files differ from the ones the
+            project ships (:func:`medgan_utils.registry.verify_file`).
+    """
     if str(model) in SHIPPED_MODELS:
-        folder = PRETRAINED / SHIPPED_MODELS[str(model)]
+        folder = registry.artefact(str(model)).path
     else:
         folder = Path(model)
         if folder.suffix == ".safetensors":
@@ -66,6 +70,8 @@ def model_path(model: str | Path) -> Path:
             f"not a model: expected a shipped model name ({known}) or a folder with "
             "generator.safetensors and generator.json",
         )
+    for name in ("generator.safetensors", "generator.json"):
+        registry.verify_file(folder / name)  # shipped files only; once per process
     return folder
 
 
@@ -88,25 +94,39 @@ def save_generator(
 
 def load_generator(
     model: str | Path, device: str | torch.device = "cpu"
-) -> tuple[Generator, dict[str, Any]]:
-    """Load a generator in eval mode, with its ``generator.json`` metadata.
+) -> tuple[Generator, GeneratorRecord]:
+    """Load a generator in eval mode, with its ``generator.json`` record.
 
     Args:
         model: a shipped model name (see :data:`SHIPPED_MODELS`), a folder, or the path
             of its ``generator.safetensors``.
 
+    Returns:
+        ``(G, record)``: the generator and its
+        :class:`~medgan_utils.gan.record.GeneratorRecord` (typed attributes; also a
+        read-only mapping with the JSON's keys, ``record["epochs"]``).
+
     Raises:
-        DataError: unknown model, missing or unreadable JSON, corrupt weights, or weights
-            that do not fit the configuration; the message names the file.
+        DataError: unknown model, missing, unreadable or malformed JSON, corrupt weights,
+            weights that do not fit the configuration, or a shipped model whose files
+            differ from the recorded SHA-256 (:mod:`medgan_utils.registry`); the message
+            names the file.
     """
     folder = model_path(model)
-    config, meta = read_json(
-        folder / "generator.json",
-        lambda d: DCGANConfig.from_dict(d["model_config"]),
-        "model config",
-    )
-    G = load_state(Generator(config), folder / "generator.safetensors", "weights")
-    return G.to(device).eval(), meta
+    record = GeneratorRecord.read(folder / "generator.json")
+    G = load_state(Generator(record.model_config), folder / "generator.safetensors", "weights")
+    return G.to(device).eval(), record
+
+
+def load_record(model: str | Path) -> GeneratorRecord:
+    """The ``generator.json`` record of a shipped model name, a run folder or a
+    ``generator.safetensors`` path, without loading the weights.
+
+    Raises:
+        DataError: as :func:`model_path`, or a missing, unreadable or malformed
+            ``generator.json``; the message names the file.
+    """
+    return GeneratorRecord.read(model_path(model) / "generator.json")
 
 
 def latent_noise(
@@ -140,35 +160,53 @@ def generate(
     seed: int = 0,
     labels: torch.Tensor | int | None = None,
     batch_size: int = 256,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    truncation: float | None = None,
 ) -> torch.Tensor:
-    """Generate ``n`` images from seeded noise; the same seed gives the same images.
+    """Generate images ``start..stop-1`` of ``n`` from seeded noise: the one seeded path.
 
-    The noise is drawn on the CPU from one ``torch.Generator`` seeded with ``seed``, so
-    image ``i`` gets the same noise whatever ``n``, ``batch_size`` or device (the generator
-    runs in eval mode: BatchNorm uses its running statistics). The same call on the same
-    machine gives bit-identical images; other batchings agree to float rounding.
+    The noise is :func:`latent_noise` ``(n, seed, truncation)``, drawn on the CPU from one
+    ``torch.Generator`` seeded with ``seed``, so image ``i`` gets the same noise whichever
+    ``start``/``stop`` chunk computes it, and (without truncation) whatever ``n``,
+    ``batch_size`` or device (the generator runs in eval mode: BatchNorm uses its running
+    statistics). The same call on the same machine gives bit-identical images; other
+    batchings agree to float rounding. The CLI, the notebooks, the dashboards and the app
+    (chunk by chunk, ``batch_size=16``) all generate through this function.
 
     Args:
         G: a generator (:func:`load_generator`).
-        n: number of images, 1 to :data:`MAX_IMAGES`.
+        n: images in the whole request, 1 to :data:`MAX_IMAGES`.
         seed: noise seed.
-        labels: class of each image for a conditional generator: an int for all, or ``(n,)``.
+        labels: class of each image for a conditional generator: an int for all, or ``(n,)``
+            for the whole request (rows ``start..stop-1`` are used).
+        batch_size: images per forward pass.
+        start: first image to generate (default 0).
+        stop: one past the last image (default ``n``).
+        truncation: redraw noise values beyond this ``|z|`` (the truncation trick); ``None``:
+            off.
 
     Returns:
-        ``(n, C, S, S)`` float32 CPU tensor in ``[-1, 1]``.
+        ``(stop - start, C, S, S)`` float32 CPU tensor in ``[-1, 1]``.
     """
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
         raise ValueError(f"number of images must be between 1 and {MAX_IMAGES}, got {n!r}")
+    stop = n if stop is None else stop
+    if not 0 <= start < stop <= n:
+        raise ValueError(f"no images {start}..{stop} in a request of {n}")
     config = G.config
-    noise = latent_noise(n, config.latent_dim, seed)
+    noise = latent_noise(n, config.latent_dim, seed, truncation)[start:stop]
     if isinstance(labels, int):
-        labels = torch.full((n,), labels, dtype=torch.long)
+        labels = torch.full((stop - start,), labels, dtype=torch.long)
+    elif labels is not None:
+        labels = torch.as_tensor(labels, dtype=torch.long)[start:stop]
     if config.conditional and labels is None:
         raise ValueError(f"a conditional generator needs labels in 0..{config.num_classes - 1}")
     device = next(G.parameters()).device
     G.eval()
     out = []
-    for i in range(0, n, batch_size):
+    for i in range(0, stop - start, batch_size):
         y = labels[i : i + batch_size].to(device) if labels is not None else None
         out.append(G(noise[i : i + batch_size].to(device), y).float().cpu())
     return torch.cat(out)
@@ -213,50 +251,3 @@ def interpolate(
     device = next(G.parameters()).device
     G.eval()
     return G(z.to(device), labels.to(device) if labels is not None else None).float().cpu()
-
-
-def synthetic_stem(model: str, seed: int) -> str:
-    """``synthetic_<model>_seed<seed>``: how exported files of ``model`` and ``seed`` begin
-    (image ``i`` adds ``_<i:04d>``), any character of ``model`` other than letters, digits,
-    ``-`` and ``_`` written ``-``."""
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in model)
-    return f"synthetic_{safe}_seed{seed}"
-
-
-def export_pngs(
-    images: torch.Tensor, out: str | Path, model: str, seed: int, nrow: int = 8
-) -> list[Path]:
-    """Write each image and a grid as PNG files marked synthetic, into a new or empty folder.
-
-    Files are ``synthetic_<model>_seed<seed>_<i>.png`` and ``grid.png``; each carries PNG
-    text chunks ``synthetic=true``, ``model`` and ``seed``. The bytes depend only on the
-    images, so the same seed gives identical files. Each file is written atomically.
-
-    Args:
-        images: ``(N, C, S, S)`` in ``[-1, 1]``.
-
-    Returns:
-        The paths written, images first, ``grid.png`` last.
-    """
-    from PIL import Image
-    from PIL.PngImagePlugin import PngInfo
-
-    from medgan_utils.viz import make_grid, to_uint8
-
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise DataError(out, "is not empty; choose a new --out so no file is overwritten")
-    info = PngInfo()
-    for key, value in (("synthetic", "true"), ("model", model), ("seed", str(seed))):
-        info.add_text(key, value)
-    pixels = to_uint8(images)
-    paths = []
-    for i, img in enumerate(pixels):
-        array = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
-        paths.append(out / f"{synthetic_stem(model, seed)}_{i:04d}.png")
-        with atomic_path(paths[-1]) as tmp:
-            Image.fromarray(array).save(tmp, format="PNG", pnginfo=info)
-    paths.append(out / "grid.png")
-    with atomic_path(paths[-1]) as tmp:
-        Image.fromarray(make_grid(images, nrow)).save(tmp, format="PNG", pnginfo=info)
-    return paths

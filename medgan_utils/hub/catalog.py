@@ -9,7 +9,8 @@ and says so in :attr:`Catalog.note`. Every model gets a :class:`ModelCard`, and
 whether a model needs input images.
 
 Generating with a catalog model (through ``medigan.Generators``, seeded, sandboxed) and
-synthetic datasets are in :mod:`medgan_utils.hub.generate`; building and exporting packages of
+building synthetic datasets are in :mod:`medgan_utils.hub.generate` (reading them back in
+:mod:`medgan_utils.data.synthetic`); building and exporting packages of
 our models in :mod:`medgan_utils.hub.export`; fetching and checking packages in
 :mod:`medgan_utils.hub.packages`; the cards in :mod:`medgan_utils.hub.entries`.
 

@@ -5,6 +5,8 @@ ints, strings or with a channel count (``["224", "192"]``, ``[128, 128, 1]``), m
 nested, partly empty or numbers in strings, some entries record no metrics at all, the
 generator type is free text, and which models need input images is only implied.
 :class:`ModelCard` turns an entry into one shape; the raw entry stays in ``card.entry``.
+:func:`modality_of` and :func:`class_options` read a card the way every view shows it (the
+app, the catalog browser, the CLI, chapter 5).
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
+    "ALL_MODALITIES",
+    "MODALITIES",
     "ModelCard",
+    "class_options",
+    "modality_of",
     "flatten_metrics",
     "missing_dependencies",
     "metrics_table",
@@ -34,6 +40,14 @@ SYNONYMS = [
     {"lung", "lungs", "thorax"},
     {"breast", "breasts"},
 ]
+# The modality groups the views offer: label -> query (matched with SYNONYMS).
+ALL_MODALITIES = "All modalities"
+MODALITIES = {
+    "MRI": "mri",
+    "Mammography": "mammography",
+    "X-ray": "x-ray",
+    "Endoscopy": "endoscopy",
+}
 NEEDS_INPUT = ("image to image", "mask to image", "image inpainting", "cross-modal synthesis")
 INPUT_TYPES = ("cyclegan", "pix2pix", "pix2pixhd", "inpaint")
 
@@ -247,6 +261,32 @@ def matches(query: str, values: Sequence[str]) -> bool:
     q = query.lower().strip()
     wanted = next((group for group in SYNONYMS if q in group), {q})
     return bool(wanted & words(values))
+
+
+def modality_of(card: ModelCard) -> str:
+    """The modality group of a card (``"MRI"``, ``"Mammography"``, ...), else its first
+    recorded modality, else ``"modality not recorded"``."""
+    for label, query in MODALITIES.items():
+        if matches(query, card.modality):
+            return label
+    return card.modality[0] if card.modality else "modality not recorded"
+
+
+def class_options(card: ModelCard) -> list[str]:
+    """Classes a conditional model takes (``[]`` for unconditional models).
+
+    Our models list their class names; medigan's conditional models describe theirs in the
+    catalog's ``inputs`` text (``"condition: ... Either 0, 1 or None ..."``).
+    """
+    if not card.conditional:
+        return []
+    if card.classes:
+        return list(card.classes)
+    for text in card.entry.get("description", {}).get("inputs") or []:
+        m = re.search(r"condition:.*?[Ee]ither ([\d, ]+?),? or None", str(text))
+        if m:
+            return re.findall(r"\d+", m.group(1))
+    return []
 
 
 DEFAULT_METRICS = ("FID", "FID_ratio", "FID_RADIMAGENET", "FID_no_images", "SSIM", "PSNR")

@@ -7,7 +7,8 @@ with this project the package is :mod:`medgan_utils.hub.template` as ``__init__.
 standalone copy of :mod:`medgan_utils.gan.models` as ``dcgan.py``, and the safetensors weights
 with their ``generator.json``: it needs torch, numpy, Pillow and safetensors, not
 medgan-utils. :func:`export_medigan` zips one with its metadata, ready to contribute to
-medigan. Installing and checking packages is :mod:`medgan_utils.hub.packages`'s job.
+medigan. Installing and checking packages is :mod:`medgan_utils.hub.packages`'s job (it
+imports this module; this module imports nothing from it).
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from medgan_utils.errors import DataError, PackageIntegrityError
-from medgan_utils.hub.packages import META, WEIGHTS, sha256_file
+from medgan_utils.registry import sha256_file
 from medgan_utils.settings import atomic_path
 
 __all__ = [
+    "META",
+    "WEIGHTS",
     "Export",
     "catalog_entry",
     "build_package",
@@ -37,6 +40,7 @@ __all__ = [
     "standalone_models_source",
 ]
 
+WEIGHTS, META = "generator.safetensors", "generator.json"  # a package's files beside the code
 DEPENDENCIES = ["torch", "numpy", "safetensors", "Pillow"]
 _MODEL_ID = re.compile(r"^\d{5}_[A-Za-z0-9_-]{7,24}$")  # medigan: 5 digits, 13-30 chars
 

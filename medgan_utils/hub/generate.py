@@ -5,7 +5,7 @@ each call this module
 
 - checks the model is in the catalog, its pip dependencies are installed (or installs them
   with medigan's installer when asked to) and its package is on disk and unchanged
-  (:func:`medgan_utils.hub.export.ensure_package`);
+  (:func:`medgan_utils.hub.packages.ensure_package`);
 - seeds Python, NumPy and torch (medigan's generate functions take no seed) and restores
   their previous states afterwards, so one seed gives the same images;
 - runs medigan from the workspace folder, with its ``models`` package first on the path and
@@ -13,7 +13,9 @@ each call this module
   imports your ``models.py``.
 
 Synthetic datasets are folders of PNG files (named ``synthetic_...``, PNG chunk
-``synthetic=true``) with a ``manifest.csv`` (file, model id, seed, index, label).
+``synthetic=true``) with a ``manifest.csv`` (file, model id, seed, index, label);
+:func:`build_synthetic_dataset` writes them and :mod:`medgan_utils.data.synthetic` reads them
+back (:func:`~medgan_utils.data.synthetic.load_synthetic_dataset`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from medgan_utils.data.synthetic import FIELDS, MANIFEST
 from medgan_utils.errors import DataError, MissingDependenciesError
+from medgan_utils.exports import safe_name
 from medgan_utils.hub.catalog import (
     Catalog,
     import_medigan,
@@ -52,14 +56,10 @@ __all__ = [
     "fetch_model",
     "generate",
     "build_synthetic_dataset",
-    "load_synthetic_dataset",
-    "synthetic_dataloader",
     "medigan_dataloader",
     "as_tensor",
 ]
 
-MANIFEST = "manifest.csv"
-FIELDS = ("file", "model_id", "seed", "index", "label")
 _LOCK = threading.RLock()  # medigan needs the process's working directory: one call at a time
 
 
@@ -92,7 +92,7 @@ def medigan_session() -> Iterator[Path]:
 
     medigan writes ``config/``, ``models/`` and ``output/`` into the working directory and
     imports packages as ``models.<id>.<package>``. Inside the block the working directory
-    is :func:`~medgan_utils.hub.export.workspace` and ``models`` is its package; any
+    is :func:`~medgan_utils.hub.packages.workspace` and ``models`` is its package; any
     ``models`` module you had is set aside and restored after, and the model packages
     imported inside are forgotten (the next call imports the checked files again).
     """
@@ -178,22 +178,24 @@ def _batch_key(path: Path) -> tuple[int, str]:
 
 
 def _collect(tmp: Path, out: Path, model_id: str, seed: int) -> list[Path]:
-    """Move medigan's output files into ``out`` as ``synthetic_<model>_seed<seed>_<i>``."""
+    """Move medigan's output files into ``out``, named and marked by the rule of
+    :mod:`medgan_utils.exports`: ``synthetic_<model>_seed<seed>_<i>``; PNG files keep their
+    own text chunks and gain ``synthetic``, ``model``, ``seed`` and ``source_name``."""
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
+    from medgan_utils.exports import synthetic_marks, synthetic_name
     from medgan_utils.settings import atomic_path
 
-    safe = re.sub(r"[^A-Za-z0-9_-]", "-", model_id)
     files = sorted((p for p in tmp.rglob("*") if p.is_file()), key=_batch_key)
     paths = []
     for i, src in enumerate(files):
-        dest = out / f"synthetic_{safe}_seed{seed}_{i:04d}{src.suffix.lower()}"
+        dest = out / synthetic_name(model_id, seed, i, src.suffix.lower())
         if src.suffix.lower() == ".png":
             with Image.open(src) as im:
                 info = PngInfo()
-                text = {**getattr(im, "text", {}), "synthetic": "true", "model": model_id}
-                for key, value in {**text, "seed": str(seed), "source_name": src.name}.items():
+                marks = synthetic_marks(model_id, seed, source_name=src.name)
+                for key, value in {**getattr(im, "text", {}), **marks}.items():
                     info.add_text(key, str(value))
                 with atomic_path(dest) as part:
                     im.save(part, format="PNG", pnginfo=info)
@@ -347,10 +349,10 @@ def build_synthetic_dataset(
     for model in models:
         card = catalog.card(model)
         given = (conditions or {}).get(model, (conditions or {}).get(card.model_id))
-        labels = list(given) if given is not None else (card.classes or [None])
+        labels: list[str | None] = list(given) if given is not None else [*card.classes] or [None]
         for label in labels:
             extra = {**kwargs, **({"condition": label} if label is not None else {})}
-            sub = out / re.sub(r"[^A-Za-z0-9_-]", "-", card.model_id)
+            sub = out / safe_name(card.model_id)
             sub = sub / str(label) if label is not None else sub
             files = generate(card.model_id, n, seed, out=sub, catalog=catalog, **extra)
             named = (class_of or {}).get(model, (class_of or {}).get(card.model_id, ""))
@@ -363,61 +365,3 @@ def build_synthetic_dataset(
         writer.writerow(FIELDS)
         writer.writerows(rows)
     return manifest
-
-
-def read_manifest(folder: str | Path) -> list[dict[str, str]]:
-    path = Path(folder) / MANIFEST
-    if not path.exists():
-        raise DataError(path, "no manifest: not a folder written by build_synthetic_dataset")
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or set(FIELDS) - set(rows[0]):
-        raise DataError(path, f"expected the columns {', '.join(FIELDS)}")
-    return rows
-
-
-def load_synthetic_dataset(
-    folder: str | Path, image_size: int | None = None, label_by: str = "label"
-) -> Any:
-    """Read a synthetic dataset back as a :class:`~medgan_utils.data.dataset.MedicalImageDataset`.
-
-    Args:
-        folder: what :func:`build_synthetic_dataset` wrote.
-        image_size: 32, 64 or 128; default the size of the first image.
-        label_by: ``"label"`` (the class; all rows need one or none do) or ``"model"``.
-
-    Returns:
-        A dataset whose items carry ``groups = {"model": id, "synthetic": "true"}`` and a
-        subject per image (synthetic images have no patient).
-    """
-    from medgan_utils.data.dataset import MedicalImageDataset
-    from medgan_utils.data.readers import RawSlice, SliceMeta, read_image_file
-
-    folder, slices = Path(folder), []
-    for row in read_manifest(folder):
-        (raw,) = read_image_file(folder / row["file"])
-        label = row["model_id"] if label_by == "model" else (row["label"] or None)
-        meta = SliceMeta(
-            source=str(folder / row["file"]),
-            subject=f"synthetic:{row['model_id']}:{row['label']}:{row['seed']}:{row['index']}",
-            groups={"model": row["model_id"], "synthetic": "true"},
-        )
-        slices.append(RawSlice(raw.image, meta, label))
-    size = image_size or max(slices[0].image.shape)
-    return MedicalImageDataset.from_slices(slices, size)
-
-
-def synthetic_dataloader(
-    folder: str | Path,
-    batch_size: int = 32,
-    shuffle: bool = True,
-    seed: int = 0,
-    image_size: int | None = None,
-    label_by: str = "label",
-) -> torch.utils.data.DataLoader:
-    """A DataLoader over :func:`load_synthetic_dataset`; shuffling is seeded."""
-    dataset = load_synthetic_dataset(folder, image_size, label_by)
-    generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, generator=generator
-    )

@@ -4,8 +4,8 @@ A medigan model package is code that runs, so every package medgan-utils install
 in one folder (``$MEDGAN_HOME/medigan``, :func:`workspace`), is checked before it is
 unpacked, and has its SHA-256 recorded in ``checksums.json``:
 
-- the project's own models are packaged from their safetensors weights (the weights of
-  the shipped models are pinned in :data:`SHIPPED_SHA256`);
+- the project's own models are packaged from their safetensors weights (the files of the
+  shipped models are pinned in :mod:`medgan_utils.registry`, and checked first);
 - official packages are downloaded with a timeout and retries (medigan's own download has
   neither), checked (a complete zip, its ``__init__.py`` and weights, no path leaving the
   package) and unpacked into place in one rename, so an interrupted download never leaves
@@ -40,30 +40,25 @@ from typing import Any
 from urllib.parse import urlparse
 
 from medgan_utils.errors import (
+    DataError,
     ModelNotAvailableError,
     PackageChangedError,
     PackageIntegrityError,
 )
+from medgan_utils.hub import template as medigan_template
+from medgan_utils.hub.export import META, WEIGHTS, build_package, standalone_models_source
+from medgan_utils.registry import sha256_file, verify_file
 from medgan_utils.settings import atomic_path, data_home, network_allowed
 
 __all__ = [
-    "SHIPPED_SHA256",
     "workspace",
     "network_allowed",
-    "sha256_file",
     "tree_sha256",
     "load_registry",
     "verify_archive",
     "ensure_package",
     "package_status",
 ]
-
-# SHA-256 of the weights of every model the project ships (zoo.SHIPPED_MODELS); a shipped
-# model whose weights differ is refused. Update together with the weights.
-SHIPPED_SHA256: dict[str, str] = {
-    "brain-mri-dcgan-64": "618ca8ec7913b27b7fb222b9ed5d281b652c4ea7754c996c4a8071aa09ef0a58",
-}
-WEIGHTS, META = "generator.safetensors", "generator.json"
 
 
 def workspace() -> Path:
@@ -74,14 +69,6 @@ def workspace() -> Path:
     if not init.exists():
         init.write_text("")
     return root
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tree_sha256(folder: Path) -> str:
@@ -236,9 +223,6 @@ def _fetch(
 
 
 def _source_fingerprint(folder: Path) -> str:
-    from medgan_utils.hub import template as medigan_template
-    from medgan_utils.hub.export import standalone_models_source
-
     digest = hashlib.sha256(inspect.getsource(medigan_template).encode())
     digest.update(standalone_models_source().encode())
     for name in (WEIGHTS, META):
@@ -248,15 +232,13 @@ def _source_fingerprint(folder: Path) -> str:
 
 def _ensure_local(model_id: str, entry: Mapping[str, Any], folder: Path) -> Path:
     """Package one of our own models into the workspace, unless it is there and intact."""
-    from medgan_utils.hub.export import build_package
-
-    pinned = SHIPPED_SHA256.get(model_id)
-    if pinned and sha256_file(folder / WEIGHTS) != pinned:
+    try:
+        for name in (WEIGHTS, META):
+            verify_file(folder / name)  # a shipped model's files: the registry's SHA-256
+    except DataError as err:
         raise PackageChangedError(
-            folder / WEIGHTS,
-            f"the weights of {model_id} are not the ones the project ships "
-            f"(SHA-256 should be {pinned[:12]}...): refusing them; reinstall medgan-utils",
-        )
+            err.path, f"{model_id} is not the model the project ships: {err.reason}"
+        ) from err
     models = workspace() / "models"
     dest, record = models / model_id, load_registry().get(model_id)
     fingerprint = _source_fingerprint(folder)

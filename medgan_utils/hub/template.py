@@ -1,7 +1,7 @@
 """The ``__init__.py`` of every medigan model package this project builds.
 
-:mod:`medgan_utils.medigan_package` copies this file, unchanged, into a package beside
-``dcgan.py`` (a standalone copy of :mod:`medgan_utils.models`), ``generator.safetensors``
+:mod:`medgan_utils.hub.export` copies this file, unchanged, into a package beside
+``dcgan.py`` (a standalone copy of :mod:`medgan_utils.gan.models`), ``generator.safetensors``
 and ``generator.json``. medigan imports the package and calls :func:`generate` with the
 four base arguments of its model-package format. The file therefore imports nothing from
 ``medgan_utils``: only torch, numpy, Pillow, safetensors and the package's own ``dcgan``.
@@ -78,16 +78,16 @@ def generate(
     """
     cuda = torch.cuda.is_available()
     device = torch.device(f"cuda:{gpu_id or 0}" if cuda else "cpu")
-    model_file = Path(model_file)
-    meta = json.loads(model_file.with_suffix(".json").read_text())
+    weights = Path(model_file)
+    meta = json.loads(weights.with_suffix(".json").read_text())
     conditional = bool(meta["model_config"].get("num_classes"))
     classes = list(meta.get("classes") or []) if conditional else []  # one-class models
     labels = _labels(condition, num_samples, classes)
     # Drawn on the CPU (any device gives the same noise), a multiple of 16 rows and sliced,
-    # as medgan_utils.zoo.latent_noise does: torch fills short tails differently.
+    # as medgan_utils.gan.zoo.latent_noise does: torch fills short tails differently.
     rows = -(-num_samples // 16) * 16
     z = torch.randn(rows, meta["model_config"].get("latent_dim", 100))[:num_samples]
-    G = _load(model_file, meta, device)
+    G = _load(weights, meta, device)
     images = []
     for i in range(0, num_samples, 256):
         y = labels[i : i + 256].to(device) if labels is not None else None
@@ -97,7 +97,7 @@ def generate(
     pixels = pixels.transpose(0, 2, 3, 1)  # (N, S, S, C)
     names = [classes[int(k)] for k in labels] if labels is not None else [None] * num_samples
     if save_images:
-        _save(pixels, names, Path(output_path), model_file.parent.name)
+        _save(pixels, names, Path(output_path), weights.parent.name)
         return None
     return [(p, c) if c is not None else p for p, c in zip(pixels, names, strict=True)]
 

@@ -1,14 +1,19 @@
-"""Using a catalog model here: which catalog file to read, a table row per model, and the
-Python and command line that generate from it.
+"""Using a catalog model here: which catalog file to read, the catalog table, the modality
+groups, and the Python and command line that generate from it.
+
+:func:`catalog_table` is the one table of catalog models: the app, the catalog browser,
+``medgan models list`` and chapter 5 all show what it returns (each picks its columns from
+:data:`CATALOG_COLUMNS`; a terminal or a book page shows :data:`BRIEF_COLUMNS`).
 
 The catalog itself is :mod:`medgan_utils.hub.catalog`
 (:func:`~medgan_utils.hub.catalog.load_catalog`,
 :meth:`~medgan_utils.hub.catalog.Catalog.search`) and its cards :mod:`medgan_utils.hub.entries`;
-the catalog browser (:func:`medgan_utils.dashboards.dashboards.catalog_browser`) shows what these
+the catalog browser (:func:`medgan_utils.dashboards.catalog_browser`) shows what these
 functions return.
 
 Example:
     >>> catalog = load_catalog(find_catalog_file())                 # doctest: +SKIP
+    >>> print(format_table(catalog_table(catalog.cards(), BRIEF_COLUMNS)))  # doctest: +SKIP
     >>> python, cli = generate_code(catalog.card("brain-mri-dcgan-64"))  # doctest: +SKIP
 """
 
@@ -16,13 +21,30 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from medgan_utils.hub.entries import ModelCard, missing_dependencies
+from medgan_utils.hub.catalog import Catalog, cached_catalog_path
+from medgan_utils.hub.entries import (
+    ALL_MODALITIES,
+    MODALITIES,
+    ModelCard,
+    class_options,
+    matches,
+    missing_dependencies,
+    modality_of,
+)
 
-__all__ = ["CHECKOUT_CATALOG", "find_catalog_file", "catalog_rows", "generate_code"]
+__all__ = [
+    "BRIEF_COLUMNS",
+    "CATALOG_COLUMNS",
+    "CHECKOUT_CATALOG",
+    "catalog_table",
+    "find_catalog_file",
+    "generate_code",
+    "modality_choices",
+]
 
 # Course machines without network keep a copy of medigan's catalog beside the checkout.
 CHECKOUT_CATALOG = Path(__file__).resolve().parents[3] / "shared" / "medigan" / "global.json"
@@ -36,8 +58,6 @@ def find_catalog_file(catalog: str | Path | None = None) -> str | None:
     else ``None`` (:func:`load_catalog` downloads it unless ``MEDGAN_OFFLINE`` is set, or
     lists the project's models only).
     """
-    from medgan_utils.hub.catalog import cached_catalog_path
-
     given = catalog or os.environ.get("MEDGAN_CATALOG")
     if given:
         return str(given)
@@ -46,29 +66,72 @@ def find_catalog_file(catalog: str | Path | None = None) -> str | None:
     return None
 
 
+def modality_choices(catalog: Catalog) -> list[str]:
+    """:data:`ALL_MODALITIES`, then the modality groups that have at least one model."""
+    cards = catalog.cards()
+    groups = [m for m, q in MODALITIES.items() if any(matches(q, c.modality) for c in cards)]
+    return [ALL_MODALITIES, *groups]
+
+
 def _package(card: ModelCard) -> str:
     size = f"{card.package_size / 1e6:.1f} MB" if card.package_size else "size unknown"
     return f"{size}, {'on disk' if card.on_disk else 'downloads on first use'}"
 
 
-def catalog_rows(cards: Sequence[ModelCard]) -> list[dict[str, str]]:
-    """One row per model: id, title, image and package size, inputs, missing packages."""
-    rows = []
-    for c in cards:
-        h, w = c.image_size
-        missing = [] if c.source == "medgan-utils" else missing_dependencies(c.entry)
-        rows.append(
-            {
-                "model": c.model_id,
-                "title": c.title,
-                "source": c.source,
-                "image size": f"{h}x{w}" if h else "?",
-                "package": _package(c),
-                "generates from": "input images" if c.needs_input else "noise",
-                "missing packages": ", ".join(m.split(" (")[0] for m in missing) or "-",
-            }
-        )
-    return rows
+def _missing(card: ModelCard) -> str:
+    missing = [] if card.source == "medgan-utils" else missing_dependencies(card.entry)
+    return ", ".join(m.split(" (")[0] for m in missing) or "-"
+
+
+def _size(card: ModelCard) -> str:
+    h, w = card.image_size
+    return f"{h}x{w}" if h else "?"
+
+
+# column -> how a card fills it: the one place each cell's wording is decided
+_CELLS: dict[str, Callable[[ModelCard], str]] = {
+    "model": lambda c: c.model_id,
+    "title": lambda c: c.title,
+    "source": lambda c: c.source,
+    "type": lambda c: c.generator_type,
+    "modality": modality_of,
+    "anatomy": lambda c: c.anatomy[0] if c.anatomy else "-",
+    "image size": _size,
+    "generates from": lambda c: "input images" if c.needs_input else "noise",
+    "package": _package,
+    "missing packages": _missing,
+}
+#: Every column of the catalog table, in order.
+CATALOG_COLUMNS = tuple(_CELLS)
+#: The columns that fit a terminal or a book page (``medgan models list``, chapter 5).
+BRIEF_COLUMNS = ("model", "type", "image size", "modality", "anatomy", "generates from", "package")
+
+
+def catalog_table(
+    cards: Sequence[ModelCard], columns: Sequence[str] = CATALOG_COLUMNS
+) -> list[dict[str, str]]:
+    """The catalog table: one row per model, one string per column.
+
+    Args:
+        cards: the models, in the order to show them (e.g. ``catalog.search(...)``).
+        columns: which of :data:`CATALOG_COLUMNS` to show, in this order.
+
+    Returns:
+        ``[{column: text}]``: ``"model"`` id, ``"title"``, ``"source"`` (``"medigan"`` or
+        ``"medgan-utils"``), generator ``"type"``, ``"modality"`` group
+        (:func:`~medgan_utils.hub.entries.modality_of`), first ``"anatomy"``, ``"image
+        size"`` (``"64x64"``), ``"generates from"`` (``"noise"`` or ``"input images"``),
+        ``"package"`` (size and whether it is on disk) and the ``"missing packages"`` a
+        medigan model needs here (``"-"`` for none). Show it with
+        :func:`~medgan_utils.hub.entries.format_table` or as a data frame.
+
+    Raises:
+        ValueError: a column that is not in :data:`CATALOG_COLUMNS`.
+    """
+    unknown = [c for c in columns if c not in _CELLS]
+    if unknown:
+        raise ValueError(f"unknown columns {unknown}; use {', '.join(CATALOG_COLUMNS)}")
+    return [{col: _CELLS[col](card) for col in columns} for card in cards]
 
 
 def generate_code(
@@ -89,8 +152,6 @@ def generate_code(
     Returns:
         ``(python, cli)``; input paths and classes are placeholders to replace.
     """
-    from medgan_utils.appkit.core import class_options
-
     label = next(iter(class_options(card)), None)
     if card.source == "medgan-utils":
         ref = card.model_id if folder is None else str(folder)

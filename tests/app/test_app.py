@@ -1,12 +1,14 @@
-"""The Streamlit app: the functions behind it (medgan_utils.appkit.core) and the page itself,
+"""The Streamlit app: the functions behind it (medgan_utils.appkit) and the page itself,
 driven headless with streamlit.testing.v1.AppTest. No network (MEDGAN_OFFLINE)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,25 +18,25 @@ from PIL import Image
 
 pytest.importorskip("streamlit")
 import streamlit as st  # noqa: E402
+from streamlit.runtime.media_file_manager import MediaFileManager  # noqa: E402
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 from streamlit.testing.v1 import app_test as app_test_module  # noqa: E402
 
-from medgan_utils.appkit import core as appkit  # noqa: E402
+from medgan_utils import appkit  # noqa: E402
 from medgan_utils.appkit import views as appviews  # noqa: E402
+from medgan_utils.data.synthetic import load_synthetic_dataset  # noqa: E402
+from medgan_utils.exports import export_pngs
 from medgan_utils.gan.models import DCGANConfig, Generator  # noqa: E402
-from medgan_utils.gan.zoo import (  # noqa: E402
+from medgan_utils.gan.zoo import (
     DEFAULT_MODEL,
-    export_pngs,
     generate,
     latent_noise,
     list_models,
     load_generator,
-    save_generator,
 )
 from medgan_utils.hub import catalog as hub  # noqa: E402
 from medgan_utils.hub.export import export_medigan, read_package_metadata  # noqa: E402
-from medgan_utils.hub.generate import load_synthetic_dataset  # noqa: E402
 
 APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 REMOTE_ID, LOCAL_ID, CYCLE_ID = (
@@ -43,6 +45,7 @@ REMOTE_ID, LOCAL_ID, CYCLE_ID = (
     "00002_CYCLEGAN_X",
 )
 MEDIA: dict[str, bytes] = {}
+DEFERRED: dict[str, Callable[[], bytes]] = {}
 
 
 class _RecordingStorage(MemoryMediaFileStorage):
@@ -55,35 +58,31 @@ class _RecordingStorage(MemoryMediaFileStorage):
         return file_id
 
 
+class _RecordingManager(MediaFileManager):
+    """AppTest's media manager, remembering deferred downloads (the ZIP is packed when the
+    user presses its button) so tests can press them."""
+
+    def add_deferred(self, data_callable, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        file_id = super().add_deferred(data_callable, *args, **kwargs)
+        DEFERRED[file_id] = data_callable
+        return file_id
+
+
 def media(url: str) -> bytes:
+    """The bytes behind an image or download URL: a media file, or inline (``data:``)."""
+    if url.startswith("data:image/png;base64,"):
+        return base64.b64decode(url.partition(",")[2])
     return MEDIA[Path(url).stem]
 
 
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch):
     monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", _RecordingStorage)
+    monkeypatch.setattr(app_test_module, "MediaFileManager", _RecordingManager)
     monkeypatch.setenv("MEDGAN_OFFLINE", "1")
     monkeypatch.delenv("MEDGAN_CATALOG", raising=False)
     monkeypatch.delenv(appkit.MODELS_ENV, raising=False)
     st.cache_data.clear()
-
-
-def _tiny(folder: Path, classes: list[str] | None = None) -> Path:
-    torch.manual_seed(0)
-    cfg = DCGANConfig(image_size=32, width=4, latent_dim=8, num_classes=len(classes or []))
-    data = "builtin-labelled" if classes else "builtin"
-    info = {"data": data, "data_options": {"n_subjects": 2}, "classes": classes or []}
-    return save_generator(Generator(cfg), cfg, folder, info)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    return _tiny(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def tiny_cond(tmp_path_factory) -> Path:
-    return _tiny(tmp_path_factory.mktemp("tiny-cond"), ["lesion", "no_lesion"])
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +126,10 @@ def _grid(at: AppTest) -> list[bytes]:
 
 
 def _zip(at: AppTest) -> zipfile.ZipFile:
+    """Press *Download all*: the ZIP is packed then (a deferred download), not with the grid."""
     (button,) = [b for b in at.get("download_button") if b.label.startswith("Download all")]
-    return zipfile.ZipFile(io.BytesIO(media(button.proto.url)))
+    assert not button.proto.url and button.proto.deferred_file_id
+    return zipfile.ZipFile(io.BytesIO(DEFERRED[button.proto.deferred_file_id]()))
 
 
 # --------------------------------------------------------------------------- appkit
@@ -203,22 +204,33 @@ def test_real_catalog_choices(root):
     assert {"MRI", "Mammography", "X-ray", "Endoscopy"} <= set(appkit.modality_choices(cat))
 
 
-def test_chunks_equal_zoo_generate_and_the_cli_files(local_catalog, tmp_path):
+def test_a_grid_is_the_files_the_cli_writes(local_catalog, tmp_path):
     model = appkit.load_model(local_catalog, "tiny")
     req = appkit.validate_request(local_catalog, "tiny", 37, 5)
-    chunked = [
+    assert appkit.chunk_bounds(model, 37) == [(0, 37)]  # small images: one generator pass
+    pngs = [
         png
         for a, b in appkit.chunk_bounds(model, 37)
         for png in appkit.generate_pngs(model, req, a, b)
     ]
-    assert appkit.chunk_bounds(model, 37) == [(0, 16), (16, 32), (32, 37)]
-    files = export_pngs(
-        generate(model.generator, 37, 5, batch_size=appkit.CHUNK), tmp_path, "tiny", 5
-    )
-    assert [f.read_bytes() for f in files[:-1]] == chunked  # the same bytes as the CLI writes
+    files = export_pngs(generate(model.generator, 37, 5), tmp_path, "tiny", 5)  # medgan generate
+    assert [f.read_bytes() for f in files[:-1]] == pngs  # the same bytes as the CLI writes
     assert [f.name for f in files[:-1]] == [appkit.file_name(req, i) for i in range(37)]
-    with Image.open(io.BytesIO(chunked[0])) as im:
+    with Image.open(io.BytesIO(pngs[0])) as im:
         assert im.text == {"synthetic": "true", "model": "tiny", "seed": "5"}
+    # a chunk is the rows of the whole request's noise (zoo.generate's start/stop)
+    part = appkit.generate_pngs(model, req, 16, 32)
+    assert appkit.decode_pngs(part).sub(appkit.decode_pngs(pngs[16:32])).abs().max() <= 1 / 127.5
+
+
+def test_large_images_come_in_chunks(local_catalog, tiny):
+    sizes = {}
+    for size in (32, 64, 128):
+        cfg = DCGANConfig(image_size=size, width=4, latent_dim=8)
+        model = appkit.LoadedModel("m", local_catalog.card("tiny"), local_catalog, Generator(cfg))
+        sizes[size] = appkit.chunk_size(model)
+    assert sizes == {32: 64, 64: 64, 128: 16}
+    assert appkit.chunk_bounds(model, 40) == [(0, 16), (16, 32), (32, 40)]
 
 
 def test_truncation_and_classes(local_catalog):
@@ -272,7 +284,7 @@ def test_app_generates_with_the_shipped_model(tmp_path):
     assert len(grid) == 12 and "12 synthetic images" in at.subheader[0].value
     G, _ = load_generator(DEFAULT_MODEL)
     shown = np.stack([np.asarray(Image.open(io.BytesIO(b))) for b in grid])
-    expected = generate(G, 12, seed=7, batch_size=appkit.CHUNK)
+    expected = generate(G, 12, seed=7)  # as `medgan generate` makes them
     assert np.array_equal(shown, ((expected[:, 0].clamp(-1, 1) + 1) * 127.5).round().byte().numpy())
     assert dict(at.query_params) == {"model": DEFAULT_MODEL, "n": "12", "seed": "7"}
 
@@ -337,6 +349,15 @@ def test_a_link_reproduces_a_grid_and_bad_links_are_refused():
     bad.run()
     assert not bad.exception and not _grid(bad)
     assert any("between 1 and 64" in w.value for w in bad.warning)
+
+
+def test_the_app_shows_the_card_medgan_card_writes(local_catalog, tiny):
+    from medgan_utils.ethics.cards import card_for
+
+    assert appkit.card_markdown(local_catalog, "tiny") == card_for(tiny, name="tiny")
+    shipped = appkit.card_markdown(hub.load_catalog(), DEFAULT_MODEL)
+    assert shipped == card_for(DEFAULT_MODEL)  # with its evaluation, audit and energy
+    assert "real-vs-real floor" in shipped and "near-copies" in shipped
 
 
 def test_tabs_card_interpolation_memorization_and_turing_test(tiny, monkeypatch):

@@ -8,45 +8,27 @@ MEDGAN_REQUIRE_BROWSER=1 (CI: `.ci/run` installs chromium and sets it): there it
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 
+import driver  # app/driver.py, on sys.path by tests/conftest.py
+import loadtest  # app/loadtest.py
 import pytest
 from PIL import Image
 
-from medgan_utils import appdriver
 from medgan_utils.gan.zoo import DEFAULT_MODEL
-
-REQUIRE_BROWSER = os.environ.get("MEDGAN_REQUIRE_BROWSER", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(scope="module")
 def server():
     pytest.importorskip("streamlit")
-    with appdriver.serve_app() as running:
+    with driver.serve_app() as running:
         yield running
         assert "Traceback" not in running.output(), running.output()[-3000:]
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    path = appdriver.find_chromium()
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        path, why = None, "Playwright is not installed (pip install playwright)"
-    else:
-        why = "no Chromium on this machine (apt-get install chromium)"
-    if path is None:
-        if REQUIRE_BROWSER:
-            pytest.fail(f"MEDGAN_REQUIRE_BROWSER is set but {why}")
-        pytest.skip(why)
-    return path
-
-
 def test_generate_enlarge_and_download_in_a_real_browser(server, chromium, tmp_path):
-    with appdriver.browser(chromium) as context:
-        app = appdriver.AppPage(context.new_page(), server.url).open()
+    with driver.browser(chromium) as context:
+        app = driver.AppPage(context.new_page(), server.url).open()
         urls = app.generate(DEFAULT_MODEL, count=12, seed=3)
         shown = [app.fetch(u) for u in urls]
         assert len(set(shown)) == 12
@@ -69,7 +51,7 @@ def test_generate_enlarge_and_download_in_a_real_browser(server, chromium, tmp_p
 
 
 def test_eight_concurrent_sessions_of_64_images(server):
-    result = appdriver.load_test(server, sessions=8, count=64)
+    result = loadtest.load_test(server, sessions=8, count=64)
     print(
         f"\nload test: {result.sessions} sessions x 64 images in {result.seconds:.1f} s "
         f"({result.images_per_s:.0f} images/s); server memory {result.rss_before_mb:.0f} MB "
@@ -79,7 +61,7 @@ def test_eight_concurrent_sessions_of_64_images(server):
     assert result.images == 8 * 64
     assert all(r.image_bytes > 64 * 1000 for r in result.results)  # every image was served
     # bounded: a second wave of new requests adds little (caches have a maximum size)
-    again = appdriver.load_test(server, sessions=8, count=64, first_seed=2000)
+    again = loadtest.load_test(server, sessions=8, count=64, first_seed=2000)
     assert not again.errors and again.images == 8 * 64
     assert again.peak_rss_mb < result.peak_rss_mb + 150, (result.peak_rss_mb, again.peak_rss_mb)
     assert again.peak_rss_mb < 2048

@@ -18,42 +18,22 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import driver  # app/driver.py, on sys.path by tests/conftest.py
 import pytest
-
-from medgan_utils import appdriver
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "dashboards" / "toy_gan.ipynb"
-REQUIRE_BROWSER = os.environ.get("MEDGAN_REQUIRE_BROWSER", "").lower() in {"1", "true", "yes"}
 TIMEOUT_MS = 90_000  # the kernel imports torch on a shared CPU
 
 
-def _missing(why: str) -> None:
-    if REQUIRE_BROWSER:
-        pytest.fail(f"MEDGAN_REQUIRE_BROWSER is set but {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    path = appdriver.find_chromium()
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _missing("Playwright is not installed (pip install playwright)")
-    if path is None:
-        _missing("no Chromium on this machine (apt-get install chromium)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def voila(tmp_path_factory: pytest.TempPathFactory, browser_missing) -> Iterator[tuple[str, Path]]:
     """``voila toy_gan.ipynb`` on 127.0.0.1; yields (URL, log file); always stopped."""
     bin_dir = str(Path(sys.executable).parent)
     exe = shutil.which("voila", path=bin_dir) or shutil.which("voila")
     if exe is None:
-        _missing("Voila is not installed (pip install -e '.[book]')")
-    port = appdriver.free_port()
+        browser_missing("Voila is not installed (pip install -e '.[book]')")
+    port = driver.free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("voila") / "voila.log"
     cmd = [
@@ -90,7 +70,7 @@ def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
 
 def test_toy_gan_in_voila_redraws_when_a_slider_moves(chromium, voila, tmp_path):
     url, log = voila
-    with appdriver.browser(chromium) as context:
+    with driver.browser(chromium) as context:
         page = context.new_page()
         page_errors: list[str] = []
         page.on("pageerror", lambda err: page_errors.append(str(err)))

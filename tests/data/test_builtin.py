@@ -1,3 +1,5 @@
+"""Tests for medgan_utils.data.builtin: the offline brain-MRI set, its cache and its labels."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,7 +19,7 @@ from medgan_utils.data.builtin import (
     load_builtin,
     template_path,
 )
-from medgan_utils.data.dataset import MedicalImageDataset, load_dataset
+from medgan_utils.data.dataset import MedicalImageDataset
 from medgan_utils.errors import DataError
 
 SMALL = BuiltinConfig(n_subjects=4, slices_per_subject=8, image_size=32)
@@ -239,11 +241,3 @@ def test_site_b_is_noisier_and_differs_in_contrast(labelled):
     brain = x > -0.5
     median = np.array([np.median(img[m]) for img, m in zip(x, brain, strict=True)])
     assert np.median(median[site == "B"]) < np.median(median[site == "A"]) - 0.05
-
-
-def test_load_dataset_builtin_uses_data_home(monkeypatch, tmp_path):
-    monkeypatch.setenv("MEDGAN_HOME", str(tmp_path))
-    ds = load_dataset("builtin-labelled", image_size=32, n_subjects=2, slices_per_subject=4)
-    assert len(ds) == 8 and ds.classes == ["lesion", "no_lesion"]
-    cfg = BuiltinConfig(labelled=True, image_size=32, n_subjects=2, slices_per_subject=4)
-    assert cache_file(cfg).parent == tmp_path / "builtin" and cache_file(cfg).is_file()

@@ -1,3 +1,5 @@
+"""Tests for medgan_utils.data.dataset: resizing, the Dataset, the subject split, describe."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -5,14 +7,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from medgan_utils.data.dataset import (
-    MedicalImageDataset,
-    describe,
-    load_dataset,
-    resize_square,
-    subject_split,
-)
-from medgan_utils.data.readers import RawSlice, ReadResult, SliceMeta
+from medgan_utils.data.dataset import MedicalImageDataset, describe, resize_square, subject_split
+from medgan_utils.data.slices import RawSlice, ReadResult, SliceMeta
 from medgan_utils.errors import DataError
 
 
@@ -92,9 +88,3 @@ def test_subject_split_on_ids_and_bad_fractions():
         subject_split(ids, (0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match="cannot fill"):
         subject_split(["a", "a"], (0.5, 0.25, 0.25))
-
-
-def test_load_dataset_names_a_missing_path(tmp_path):
-    missing = tmp_path / "nope"
-    with pytest.raises(DataError, match="nope.*no such file"):
-        load_dataset(missing)

@@ -1,5 +1,5 @@
-"""Tests of medgan_utils.downstream.classifier and medgan_utils.downstream.finetune (small
-and fast: 1-epoch runs)."""
+"""Tests of the fine-tuning experiments: labelled images, synthetic sources, the strategies,
+their results and the CLI (medgan_utils.downstream; small and fast: 1-epoch runs)."""
 
 from __future__ import annotations
 
@@ -8,51 +8,31 @@ import json
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
 from medgan_utils.cli import main
-from medgan_utils.data.dataset import MedicalImageDataset, load_dataset
-from medgan_utils.data.readers import SliceMeta
+from medgan_utils.data.dataset import MedicalImageDataset
+from medgan_utils.data.load import load_dataset
+from medgan_utils.data.slices import SliceMeta
 from medgan_utils.downstream.classifier import (
     ClassifierConfig,
-    FitConfig,
     LesionClassifier,
-    binary_metrics,
-    bootstrap_metrics,
-    bootstrap_resamples,
-    fit_classifier,
     load_classifier,
     predict,
     save_classifier,
 )
-from medgan_utils.downstream.finetune import (
-    STRATEGIES,
-    FinetuneConfig,
-    LabelledImages,
-    as_labelled,
-    plot_auroc_vs_n,
-    run_experiments,
-    sample_real,
-    split_real,
-    synthetic_images,
-)
+from medgan_utils.downstream.config import STRATEGIES, FinetuneConfig
+from medgan_utils.downstream.finetune import run_experiments
+from medgan_utils.downstream.fit import FitConfig, fit_classifier
+from medgan_utils.downstream.labelled import LabelledImages, as_labelled, sample_real, split_real
+from medgan_utils.downstream.results import plot_auroc_vs_n
+from medgan_utils.downstream.synthetic_sources import synthetic_images
 from medgan_utils.errors import DataError
 from medgan_utils.gan.models import DCGANConfig, Generator
 from medgan_utils.gan.zoo import save_generator
 
 SMALL = ClassifierConfig(width=8)
 QUICK = FitConfig(epochs=1, batch_size=32, precision="fp32", steps_per_epoch=2, min_epochs=1)
-
-
-def toy(n: int, seed: int = 0, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """Noise images; the positives carry a bright 12x12 square somewhere: easily separable."""
-    g = torch.Generator().manual_seed(seed)
-    x = -0.8 + 0.1 * torch.randn(n, 1, size, size, generator=g)
-    y = (torch.arange(n) % 3 == 0).long()
-    for i in torch.nonzero(y).flatten().tolist():
-        r, c = (int(v) for v in torch.randint(8, size - 20, (2,), generator=g))
-        x[i, :, r : r + 12, c : c + 12] += 1.5
-    return x.clamp(-1, 1), y
 
 
 def dataset(
@@ -70,99 +50,10 @@ def real() -> MedicalImageDataset:
 
 
 @pytest.fixture(scope="module")
-def stand_in() -> LabelledImages:
+def stand_in(toy) -> LabelledImages:
     """A "synthetic" stand-in: toy images, labelled like the real set (lesion = 1)."""
     x, y = toy(48, seed=5)
     return LabelledImages(x, y, np.array([f"synthetic:{i}" for i in range(len(y))]))
-
-
-# -- the classifier --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("width", [4, 8, 16])
-def test_shapes(width):
-    model = LesionClassifier(ClassifierConfig(width=width)).eval()
-    assert model(torch.zeros(3, 1, 64, 64)).shape == (3,)
-    assert model.stages(model.stem(torch.zeros(1, 1, 64, 64))).shape == (1, 8 * width, 4, 4)
-
-
-def test_learns_a_separable_toy_task():
-    x, y = toy(240)
-    xv, yv = toy(90, seed=1)
-    model = LesionClassifier(SMALL)
-    history = fit_classifier(
-        model, (x, y), (xv, yv), FitConfig(epochs=6, patience=6, steps_per_epoch=8)
-    )
-    assert 1 <= len(history) <= 6 and not model.training
-    assert history[-1]["loss"] < history[0]["loss"]  # the loss falls
-    scores = predict(model, xv)
-    assert scores.shape == (90,) and 0 <= scores.min() and scores.max() <= 1
-    assert roc_auc_score(yv.numpy(), scores) > 0.9
-
-
-def test_early_stopping_stops_and_keeps_the_best_epoch():
-    x, y = toy(64)
-    xv, _ = toy(32, seed=1)
-    yv = torch.arange(32) % 2  # random with respect to the images: nothing to learn
-    model = LesionClassifier(SMALL)
-    history = fit_classifier(
-        model, (x, y), (xv, yv), FitConfig(epochs=40, patience=2, min_epochs=1, steps_per_epoch=2)
-    )
-    assert len(history) < 40
-    best = max(h["val_auroc"] for h in history)
-    assert roc_auc_score(yv.numpy(), predict(model, xv)) == pytest.approx(best)
-
-
-def test_checkpoint_round_trip(tmp_path):
-    model = LesionClassifier(SMALL).eval()
-    x, _ = toy(8)
-    path = save_classifier(model, tmp_path / "clf.safetensors", {"classes": ["a", "b"]})
-    loaded, meta = load_classifier(path)
-    assert loaded.config == SMALL and meta["classes"] == ["a", "b"]
-    assert np.allclose(predict(model, x), predict(loaded, x), atol=1e-6)
-    (tmp_path / "bad.safetensors").write_bytes(b"not a checkpoint")
-    with pytest.raises(DataError, match="not a classifier checkpoint"):
-        load_classifier(tmp_path / "bad.safetensors")
-
-
-# -- metrics and the bootstrap ---------------------------------------------------------
-
-
-def noisy_scores(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    t = (np.arange(n) % 4 == 0).astype(int)
-    return t, 1 / (1 + np.exp(-(2 * t - 1 + rng.normal(0, 1.2, n))))
-
-
-def test_binary_metrics_match_scikit_learn():
-    t, s = noisy_scores(200, 0)
-    m, pred = binary_metrics(t, s), (s >= 0.5).astype(int)
-    assert m["auroc"] == pytest.approx(roc_auc_score(t, s))
-    assert m["accuracy"] == pytest.approx(accuracy_score(t, pred))
-    assert m["sensitivity"] == pytest.approx(recall_score(t, pred, pos_label=1))
-    assert m["specificity"] == pytest.approx(recall_score(t, pred, pos_label=0))
-
-
-def test_bootstrap_ci_contains_the_estimate_and_narrows_with_more_data():
-    widths = []
-    for n in (80, 1600):
-        t, s = noisy_scores(n, 1)
-        groups = [f"s{i // 4}" for i in range(n)]  # 4 slices per subject
-        metrics, diff = bootstrap_metrics(t, s, groups=groups, n_boot=300, seed=0)
-        assert diff is None
-        for e in metrics.values():
-            assert e.low <= e.value <= e.high
-        widths.append(metrics["auroc"].high - metrics["auroc"].low)
-    assert widths[1] < widths[0] / 2
-
-
-def test_paired_difference_with_itself_is_zero():
-    t, s = noisy_scores(100, 2)
-    resamples = bootstrap_resamples([f"s{i // 5}" for i in range(100)], 200, seed=0)
-    assert all(len(np.unique(r // 5)) <= 20 for r in resamples)  # whole subjects
-    _, diff = bootstrap_metrics(t, s, reference=s, resamples=resamples)
-    assert diff is not None
-    assert all((e.value, e.low, e.high) == (0, 0, 0) for e in diff.values())
 
 
 # -- data handling and bad input -------------------------------------------------------
@@ -187,7 +78,7 @@ def test_split_and_subject_aware_stratified_sample(real):
         sample_real(pool, 10**6)
 
 
-def test_bad_input_errors(real, stand_in):
+def test_bad_input_errors(toy, real, stand_in):
     x, _ = toy(8)
     with pytest.raises(DataError, match="single class"):
         as_labelled(dataset(x, torch.zeros(8, dtype=torch.long)))
@@ -252,36 +143,11 @@ def test_cli_json(real, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-# -- small-N training, thresholds, starting points -------------------------------------
-
-
-def test_balanced_batches_hold_both_classes_equally():
-    from medgan_utils.downstream.classifier import _batches
-
-    y = (torch.arange(50) % 10 == 0).float()  # 5 positives in 50
-    batches = _batches(y, 32, 25, balanced=True, g=torch.Generator().manual_seed(0))
-    assert len(batches) == 25 and all(len(b) == 32 and y[b].sum() == 16 for b in batches)
-    plain = _batches(y, 32, 25, balanced=False, g=torch.Generator().manual_seed(0))
-    assert len(plain) == 25 and all(len(b) >= 2 for b in plain)
-    assert sum(int(y[b].sum()) for b in plain) < 25 * 16 / 2  # unbalanced: mostly negatives
-
-
-def test_youden_threshold_becomes_half():
-    from sklearn.metrics import roc_curve
-
-    from medgan_utils.downstream.classifier import set_youden_threshold
-
-    x, y = toy(90, seed=2)
-    torch.manual_seed(0)
-    model = LesionClassifier(SMALL).eval()
-    fpr, tpr, _ = roc_curve(y.numpy(), predict(model, x))
-    set_youden_threshold(model, x, y)
-    m = binary_metrics(y.numpy(), predict(model, x))
-    assert m["sensitivity"] + m["specificity"] - 1 == pytest.approx(max(tpr - fpr))
+# -- starting points -----------------------------------------------------------------
 
 
 def test_parse_per_class():
-    from medgan_utils.downstream.finetune import parse_per_class
+    from medgan_utils.downstream.synthetic_sources import parse_per_class
 
     assert parse_per_class("lesion=a, no_lesion=b") == {"lesion": "a", "no_lesion": "b"}
     for bad in ("lesion=a", "lesion=a,no_lesion", "=a,b=c"):
@@ -317,7 +183,7 @@ def test_imagenet_start_says_what_it_needs():
 
 
 def test_shipped_pair_and_classifier():
-    from medgan_utils.downstream.finetune import BUILTIN_SYNTHETIC
+    from medgan_utils.downstream.synthetic_sources import BUILTIN_SYNTHETIC
     from medgan_utils.gan.zoo import load_generator
 
     G, meta = load_generator(BUILTIN_SYNTHETIC["lesion"])

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from medgan_utils.errors import DataError
-from medgan_utils.ethics.audit import subgroup_metrics
 from medgan_utils.ethics.cards import (
     AUDIT_FILE,
     EVALUATION_FILE,
@@ -17,6 +16,7 @@ from medgan_utils.ethics.cards import (
     model_card,
     write_model_card,
 )
+from medgan_utils.ethics.subgroups import subgroup_metrics
 from medgan_utils.gan.models import DCGANConfig, Generator
 from medgan_utils.gan.zoo import list_models, save_generator
 
@@ -119,7 +119,7 @@ def test_recorded_results_fill_their_sections(run):
     audit = {"subgroups": [{"group": "site=A", "n": 40, "fid": 20.5}], "notes": ["by site"]}
     (run / AUDIT_FILE).write_text(json.dumps(audit))
     assert "| site=A | 40 | 20.5 |" in section(card_for(run), "Subgroup results")
-    # what medgan_utils.ethics.audit.subgroup_metrics records: a table of metrics by group
+    # what medgan_utils.ethics.subgroups.subgroup_metrics records: a table of metrics by group
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 80)
     scores, sites = 0.5 * y + 0.5 * rng.random(80), np.where(rng.random(80) > 0.5, "B", "A")
@@ -206,3 +206,15 @@ def test_classifier_cards(tmp_path):
     assert headings(text) == list(SECTIONS)
     assert "Not measured on real scans" in section(text, "Metrics")
     assert "Not measured" in section(text, "Subgroup results")
+
+
+def test_what_medgan_audit_prints_is_an_audit_file(run):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 60)
+    scores, sites = 0.5 * y + 0.5 * rng.random(60), np.where(rng.random(60) > 0.5, "B", "A")
+    report = subgroup_metrics(y, scores, sites, n_boot=30, attribute="site")
+    printed = {"model": "m", "data": "d", "subgroups": report.to_dict(), "dataset": {}}
+    (run / AUDIT_FILE).write_text(json.dumps({**printed, "notes": ["from medgan audit"]}))
+    subgroups = section(card_for(run), "Subgroup results")
+    assert "| metric | site A (n=" in subgroups and "equalized-odds difference" in subgroups
+    assert "- note: from medgan audit" in subgroups

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from medgan_utils.data.dataset import load_dataset
-from medgan_utils.downstream.classifier import ClassifierConfig, FitConfig
-from medgan_utils.downstream.finetune import BUILTIN_SYNTHETIC, FinetuneConfig, LabelledImages
+from medgan_utils.data.load import load_dataset
+from medgan_utils.downstream.classifier import ClassifierConfig
+from medgan_utils.downstream.config import FinetuneConfig
+from medgan_utils.downstream.fit import FitConfig
+from medgan_utils.downstream.labelled import LabelledImages
+from medgan_utils.downstream.synthetic_sources import BUILTIN_SYNTHETIC
 from medgan_utils.errors import DataError
 from medgan_utils.ethics.mitigation import mitigation_experiment, select_like_group
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from medgan_utils.data.dataset import load_dataset, subject_split
+from medgan_utils.data.dataset import subject_split
+from medgan_utils.data.load import load_dataset
 from medgan_utils.errors import DataError
 from medgan_utils.evaluation.features import (
     DOMAIN_ENCODER_DIR,

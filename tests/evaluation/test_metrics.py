@@ -1,32 +1,17 @@
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
-from medgan_utils.data.dataset import MedicalImageDataset, load_dataset
-from medgan_utils.errors import DataError
 from medgan_utils.evaluation.metrics import (
     Score,
     diversity,
-    evaluate,
     frechet_distance,
     frechet_distance_from_stats,
     kernel_distance,
-    memorization,
-    plot_closest_pairs,
     precision_recall,
 )
-from medgan_utils.gan.models import DCGANConfig, Generator
-from medgan_utils.gan.zoo import DEFAULT_MODEL, list_models
-
-
-@pytest.fixture(scope="module")
-def real() -> MedicalImageDataset:
-    """512 built-in slices (16 subjects) at 64 px; not the shipped model's training set."""
-    return load_dataset("builtin", 64, n_subjects=16, seed=5)
 
 
 def gaussian(n: int, mean: np.ndarray, cov: np.ndarray, seed: int) -> np.ndarray:
@@ -111,25 +96,6 @@ def test_diversity_is_one_for_copies_and_lower_for_different_images(real):
     assert diversity(real.images[:8, :, ::2, ::2], n_pairs=8)[1] == "MS-SSIM (2 scales)"
 
 
-# --------------------------------------------------------------------------- memorization
-
-
-def test_memorization_flags_an_exact_training_image(real):
-    train, fresh = real.images[:256], real.images[256:]  # subjects 0-7 and 8-15
-    generated = fresh[:100].clone()
-    generated[17] = train[40]
-    result = memorization(generated, train, train_subjects=real.subjects[:256])
-    assert result.flagged[17] and result.nearest[17] == 40 and result.distance[17] == 0
-    # Real images of other subjects are rarely flagged (the chance rate is 1 %, noisy with
-    # only 8 training subjects to calibrate on).
-    assert result.share_flagged < 0.25
-    assert "near-copies" in str(result) and json.dumps(result.summary())
-    held = memorization(generated, train, fresh[100:], extractor="pixels-16")
-    assert held.flagged[17] and held.calibration == "held-out real images"
-    fig = plot_closest_pairs(result, generated, train, k=4)
-    assert len(fig.axes) == 8 and "COPY" in fig.axes[0].get_title()
-
-
 # --------------------------------------------------------------------------- reports
 
 
@@ -139,44 +105,3 @@ def test_score_prints_its_floor():
     kid = Score("KID", 0.0123, 0.0004, 500, "domain", std=0.001, floor_std=0.0002)
     assert str(kid) == "KID 0.0123 ± 0.001 (real-vs-real floor 0.0004 ± 0.0002, n=500)"
     assert "real-vs-real 0.8," in str(Score("precision", 0.7, 0.8, 9, "x", higher_is_better=True))
-
-
-def test_shipped_model_beats_an_untrained_generator(real):
-    assert DEFAULT_MODEL in list_models(), "the shipped generator's weights are missing"
-    shipped = evaluate(real, DEFAULT_MODEL, n=256)
-    torch.manual_seed(0)
-    untrained = evaluate(real, Generator(DCGANConfig()), n=256, check_memorization=False)
-    fid, bad = shipped.scores["fid"], untrained.scores["fid"]
-    assert fid.name == "domain FID" and fid.n == 256 and fid.floor == bad.floor
-    assert fid.value < 0.5 * bad.value and fid.value < 20 * fid.floor
-    assert shipped.scores["precision"].value > untrained.scores["precision"].value
-    assert shipped.memorization is not None and shipped.memorization.share_flagged < 0.1
-    text = shipped.to_text()
-    assert "real-vs-real floor" in text and "not comparable" in text
-    assert json.loads(json.dumps(shipped.to_dict()))["scores"]["fid"]["value"] == fid.value
-
-
-def test_evaluate_tensors_and_small_sets(real):
-    with pytest.warns(UserWarning, match="FID skipped"):
-        report = evaluate(real.images[:200], real.images[200:300], n=150, extractor="pixels")
-    assert "fid" not in report.scores and "kid" in report.scores
-    assert report.n == 100  # the floor needs two disjoint real subsets of n
-    assert any("used n=100" in note for note in report.notes)
-    assert any("split by image" in note for note in report.notes)
-
-
-def test_evaluate_rejects_bad_input(real, tmp_path):
-    x = real.images[:64]
-    with pytest.raises(ValueError, match="one size and channel count"):
-        evaluate(x, x[:, :, ::2, ::2], extractor="pixels", check_memorization=False)
-    with pytest.raises(ValueError, match="one size and channel count"):
-        evaluate(x, x.repeat(1, 3, 1, 1), extractor="pixels", check_memorization=False)
-    nan = x.clone()
-    nan[3, 0, 5, 5] = float("nan")
-    with pytest.raises(ValueError, match="NaN"):
-        evaluate(x, nan, extractor="pixels")
-    with pytest.raises(ValueError, match="not a model"):
-        evaluate(Generator(DCGANConfig()), x, extractor="pixels")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no images"):
-        evaluate(tmp_path / "empty", x, extractor="pixels")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from medgan_utils.data.dataset import load_dataset
+from medgan_utils.data.load import load_dataset
 from medgan_utils.errors import DataError
 from medgan_utils.gan.models import DCGANConfig
 from medgan_utils.gan.runs import train_run

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from medgan_utils.data.dataset import MedicalImageDataset
-from medgan_utils.data.readers import SliceMeta
+from medgan_utils.data.slices import SliceMeta
 from medgan_utils.gan.models import DCGANConfig
 from medgan_utils.gan.train import (
     GANTrainer,
@@ -48,11 +48,19 @@ def test_losses_match_their_definitions():
     assert torch.allclose(generator_loss(fake, "wgan-gp"), -fake.mean())
 
 
-def test_precision_choice():
+def test_precision_choice(monkeypatch):
+    from medgan_utils import settings
+
     cpu = torch.device("cpu")
     assert pick_precision(cpu, "fp32") is None
     assert pick_precision(cpu, "bf16") is torch.bfloat16
-    assert pick_precision(cpu, "auto") in (None, torch.bfloat16)
+    assert pick_precision(cpu, "fp16") is torch.float16
+    # "auto" follows the CPU's bf16 units: bf16 with AMX/AVX512-BF16, plain fp32 without.
+    monkeypatch.setattr(settings, "_cpu_has_bf16", lambda: True)
+    assert pick_precision(cpu, "auto") is torch.bfloat16
+    monkeypatch.setattr(settings, "_cpu_has_bf16", lambda: False)
+    assert pick_precision(cpu, "auto") is None
+    assert pick_precision(torch.device("mps"), "auto") is None  # no autocast there
 
 
 def test_bad_train_config_values():

@@ -2,16 +2,13 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from medgan_utils.errors import DataError
 from medgan_utils.gan.models import DCGANConfig, Generator
 from medgan_utils.gan.zoo import (
     MAX_IMAGES,
-    export_pngs,
     generate,
     interpolate,
     latent_noise,
@@ -81,23 +78,34 @@ def test_load_errors_name_the_file(saved, tmp_path):
         load_generator(folder)
 
 
-def test_export_pngs_are_marked_and_repeatable(saved, tmp_path):
-    images = generate(load_generator(saved[0])[0], 3, seed=0)
-    files = export_pngs(images, tmp_path / "a", model="my model", seed=0)
-    assert [f.name for f in files] == [
-        "synthetic_my-model_seed0_0000.png",
-        "synthetic_my-model_seed0_0001.png",
-        "synthetic_my-model_seed0_0002.png",
-        "grid.png",
-    ]
-    png = Image.open(files[0])
-    assert png.text == {"synthetic": "true", "model": "my model", "seed": "0"}
-    expected = np.round((images[0, 0].numpy() + 1) * 127.5).astype(np.uint8)
-    assert np.array_equal(np.array(png), expected)
-    again = export_pngs(images, tmp_path / "b", model="my model", seed=0)
-    assert [f.read_bytes() for f in files] == [f.read_bytes() for f in again]
-    with pytest.raises(DataError, match="not empty"):
-        export_pngs(images, tmp_path / "a", model="my model", seed=0)
+def test_generate_start_stop_are_the_rows_of_the_whole_request(saved):
+    G = load_generator(saved[0])[0]
+    whole = generate(G, 37, seed=5, batch_size=16)
+    for a, b in [(0, 16), (16, 32), (32, 37)]:  # the app's chunks: the same batches, same bits
+        assert torch.equal(generate(G, 37, seed=5, batch_size=16, start=a, stop=b), whole[a:b])
+    assert torch.allclose(generate(G, 37, seed=5, start=10, stop=20), whole[10:20], atol=1e-6)
+    with pytest.raises(ValueError, match="no images 30..40"):
+        generate(G, 37, seed=5, start=30, stop=40)
+    # truncation: the noise of latent_noise(n, seed, truncation), rows start..stop-1
+    z = latent_noise(37, 16, seed=5, truncation=0.7)
+    G.eval()
+    with torch.no_grad():
+        expected = G(z[8:24])
+    assert torch.equal(
+        generate(G, 37, 5, batch_size=16, start=8, stop=24, truncation=0.7), expected
+    )
+
+
+def test_generate_labels_follow_the_request(tmp_path):
+    cfg = DCGANConfig(image_size=32, width=8, latent_dim=16, num_classes=2)
+    torch.manual_seed(0)
+    G = load_generator(save_generator(Generator(cfg), cfg, tmp_path / "cond"))[0]
+    labels = torch.tensor([0, 1] * 5)
+    whole = generate(G, 10, seed=1, labels=labels, batch_size=4)
+    assert torch.equal(generate(G, 10, 1, labels, 4, start=4, stop=8), whole[4:8])
+    assert not torch.equal(generate(G, 10, 1, 1, 4, start=4, stop=8), whole[4:8])  # one class
+    with pytest.raises(ValueError, match="needs labels"):
+        generate(G, 10, seed=1)
 
 
 def test_interpolate_ends_at_the_seeds_images(saved):

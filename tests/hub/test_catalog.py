@@ -4,15 +4,22 @@ note, and the `medgan models` commands. No test touches the network (MEDGAN_OFFL
 from __future__ import annotations
 
 import json
+import re
+import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from medgan_utils.cli import main
-from medgan_utils.gan.models import DCGANConfig, Generator
-from medgan_utils.gan.zoo import list_models, save_generator
+from medgan_utils.gan.zoo import list_models
 from medgan_utils.hub import catalog as hub
+from medgan_utils.hub.entries import ALL_MODALITIES, class_options, modality_of
+from medgan_utils.hub.usage import (
+    BRIEF_COLUMNS,
+    CATALOG_COLUMNS,
+    catalog_table,
+    modality_choices,
+)
 
 REAL_CATALOG = Path(__file__).resolve().parents[3] / "shared" / "medigan" / "global.json"
 
@@ -124,15 +131,6 @@ def _offline(tmp_path, monkeypatch):
     monkeypatch.delenv("MEDGAN_CATALOG", raising=False)
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    """A tiny unconditional generator trained on nothing, saved as a run would save it."""
-    torch.manual_seed(0)
-    cfg = DCGANConfig(image_size=32, width=4, latent_dim=8)
-    folder = tmp_path_factory.mktemp("tiny")
-    return save_generator(Generator(cfg), cfg, folder, {"data": "builtin", "classes": []})
-
-
 @pytest.fixture
 def quirky(tmp_path) -> Path:
     path = tmp_path / "global.json"
@@ -140,8 +138,17 @@ def quirky(tmp_path) -> Path:
     return path
 
 
-def test_pkg_resources_is_available():
-    import pkg_resources  # noqa: F401  (what medigan 1.0.0 needs)
+def test_import_medigan_works_here_and_says_how_to_fix_a_setuptools_without_pkg_resources(
+    monkeypatch,
+):
+    # The install pins setuptools<81, so medigan 1.0.0's `import pkg_resources` works ...
+    assert hub.import_medigan().__name__ == "medigan"
+    # ... and where a newer setuptools removed it, the error names the fix.
+    for name in [m for m in sys.modules if m == "medigan" or m.startswith("medigan.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pkg_resources", None)  # import pkg_resources fails
+    with pytest.raises(ImportError, match=r"setuptools<81"):
+        hub.import_medigan()
 
 
 def test_medigan_generators_from_local_config_dict():
@@ -265,6 +272,37 @@ def test_metrics_table(quirky):
     assert "00002_CYCLEGAN_BRAIN_T1_T2  CycleGAN" in text and text.count(" -") >= 5
 
 
+def test_one_catalog_table_for_every_view(quirky, tiny):
+    from medgan_utils.appkit import core as appkit
+
+    catalog = hub.load_catalog(quirky, local_models={"tiny-dcgan": tiny}, include_project=False)
+    rows = {r["model"]: r for r in catalog_table(catalog.cards())}
+    assert list(rows) == list(catalog) and list(rows["tiny-dcgan"]) == list(CATALOG_COLUMNS)
+    assert rows["tiny-dcgan"]["source"] == "medgan-utils"
+    assert rows["tiny-dcgan"]["package"].endswith("MB, on disk")
+    assert rows["tiny-dcgan"]["missing packages"] == "-"  # ours need nothing more
+    cyc = rows["00002_CYCLEGAN_BRAIN_T1_T2"]
+    assert (cyc["modality"], cyc["anatomy"], cyc["image size"]) == ("MRI", "Brain", "224x192")
+    assert cyc["generates from"] == "input images"
+    assert cyc["package"] == "size unknown, downloads on first use"
+    assert cyc["missing packages"] == "surely-not-installed-medgan-pkg, numpy<1"
+    xray = rows["00003_WGANGP_XRAY_TEST"]
+    assert (xray["type"], xray["modality"], xray["generates from"]) == ("WGANGP", "X-ray", "noise")
+    # a view picks columns; the cells are the same
+    brief = catalog_table(catalog.cards(), BRIEF_COLUMNS)
+    assert brief == [{k: r[k] for k in BRIEF_COLUMNS} for r in rows.values()]
+    with pytest.raises(ValueError, match="unknown columns"):
+        catalog_table(catalog.cards(), ["model", "colour"])
+    # the app's table is this table
+    choices = appkit.model_choices(catalog)
+    assert appkit.catalog_table(choices) == catalog_table([c.card for c in choices])
+    # the modality groups and classes every view offers
+    assert modality_choices(catalog) == [ALL_MODALITIES, "MRI", "Mammography", "X-ray"]
+    assert modality_of(catalog.card("00001_DCGAN_MMG_TEST")) == "Mammography"
+    assert class_options(catalog.card("00004_C-DCGAN_MMG_COND")) == []  # no classes recorded
+    assert class_options(catalog.card("tiny-dcgan")) == []  # unconditional
+
+
 @pytest.mark.skipif(not REAL_CATALOG.exists(), reason="medigan's catalog is not beside this repo")
 def test_the_real_catalog():
     catalog = hub.load_catalog(REAL_CATALOG, include_project=False)
@@ -295,15 +333,29 @@ def generators_see_all(catalog: hub.Catalog) -> bool:
 def test_models_list_and_show(quirky, tiny, capsys):
     assert main(["models", "list", "--catalog", str(quirky), "--modality", "MRI"]) == 0
     out = capsys.readouterr().out
-    lines = out.splitlines()
-    assert lines[0].split() == ["ID", "TYPE", "SIZE", "MODALITY", "ANATOMY", "FROM", "ON", "DISK"]
-    rows = {line.split()[0]: line for line in lines[1:] if "  " in line}
-    assert rows["00002_CYCLEGAN_BRAIN_T1_T2"].split()[1:3] == ["CycleGAN", "224x192"]
-    assert rows["00002_CYCLEGAN_BRAIN_T1_T2"].endswith("images  no")
+    lines = [re.split(r"\s{2,}", line) for line in out.splitlines()]
+    # the catalog table (hub.usage.catalog_table), brief columns
+    assert lines[0] == [c.upper() for c in BRIEF_COLUMNS]
+    assert BRIEF_COLUMNS == (
+        "model",
+        "type",
+        "image size",
+        "modality",
+        "anatomy",
+        "generates from",
+        "package",
+    )
+    rows = {cells[0]: cells for cells in lines[1:] if len(cells) > 1}
+    assert rows["00002_CYCLEGAN_BRAIN_T1_T2"][1:3] == ["CycleGAN", "224x192"]
+    assert rows["00002_CYCLEGAN_BRAIN_T1_T2"][-2:] == [
+        "input images",
+        "size unknown, downloads on first use",
+    ]
     shipped = list(list_models())
     assert f"{1 + len(shipped)} of {4 + len(shipped)} models" in out
     for name in shipped:  # the shipped MRI model: from noise, on disk
-        assert rows[name].split()[1:] == ["DCGAN", "64x64", "MRI", "brain", "noise", "yes"]
+        assert rows[name][1:-1] == ["DCGAN", "64x64", "MRI", "brain", "noise"]
+        assert rows[name][-1].endswith("MB, on disk")
 
     assert main(["models", "list", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)

@@ -16,20 +16,20 @@ import pytest
 import torch
 from PIL import Image
 
+from medgan_utils import registry
 from medgan_utils.cli import main
+from medgan_utils.data.synthetic import load_synthetic_dataset, synthetic_dataloader
 from medgan_utils.errors import ModelNotAvailableError, PackageChangedError, PackageIntegrityError
-from medgan_utils.gan.models import DCGANConfig, Generator
 from medgan_utils.gan.zoo import (
     DEFAULT_MODEL,
     generate,
     list_models,
     load_generator,
-    save_generator,
 )
 from medgan_utils.hub import catalog as hub
 from medgan_utils.hub import generate as synthetic
 from medgan_utils.hub import packages as package_store
-from medgan_utils.hub.export import export_medigan, read_package_metadata
+from medgan_utils.hub.export import WEIGHTS, export_medigan, read_package_metadata
 
 REMOTE = "https://zenodo.org/record/1/files/{}.zip?download=1"
 
@@ -40,24 +40,6 @@ def _offline(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDGAN_OFFLINE", "1")
     monkeypatch.delenv("MEDGAN_CATALOG", raising=False)
     monkeypatch.setattr(package_store.time, "sleep", lambda s: None)  # retries, fast
-
-
-def _tiny(folder: Path, classes: list[str] | None = None, seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    cfg = DCGANConfig(image_size=32, width=4, latent_dim=8, num_classes=len(classes or []))
-    return save_generator(
-        Generator(cfg), cfg, folder, {"data": "builtin", "classes": classes or []}
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    return _tiny(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def tiny_cond(tmp_path_factory) -> Path:
-    return _tiny(tmp_path_factory.mktemp("cond"), ["lesion", "no_lesion"])
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +114,9 @@ def test_shipped_model_through_medigan():
     images = synthetic.generate(DEFAULT_MODEL, 4, seed=0, catalog=catalog)
     G, _ = load_generator(DEFAULT_MODEL)
     np.testing.assert_array_equal(np.stack(images), _as_uint8(generate(G, 4, seed=0)))
-    pinned = package_store.SHIPPED_SHA256.get(DEFAULT_MODEL)
+    pinned = registry.ARTEFACTS[DEFAULT_MODEL].sha256["generator.safetensors"]
     folder = list_models()[DEFAULT_MODEL]
-    assert pinned == package_store.sha256_file(folder / "generator.safetensors")
+    assert pinned == registry.sha256_file(folder / "generator.safetensors")
 
 
 def test_offline_error_names_model_size_and_how(exported, monkeypatch):
@@ -230,30 +212,34 @@ def test_bad_archives_are_rejected(exported, tmp_path):
     assert [p.name for p in models.iterdir()] == ["__init__.py"]
 
 
-def test_changed_packages_are_refused(exported, tiny, tmp_path, monkeypatch):
+def test_changed_packages_are_refused(exported, tiny, tmp_path, monkeypatch, make_tiny):
     catalog = hub.load_catalog(local_models={"tiny-dcgan": tiny})
     ours = synthetic.fetch_model("tiny-dcgan", catalog)
     init = ours / "tiny_dcgan" / "__init__.py"
     init.write_text(init.read_text() + "\nimport os  # tampered\n")
     with pytest.raises(PackageChangedError, match="changed since it was built: refusing"):
         synthetic.generate("tiny-dcgan", 1, catalog=catalog)
-    monkeypatch.setitem(package_store.SHIPPED_SHA256, "tiny-dcgan", "0" * 64)
-    with pytest.raises(PackageChangedError, match="not the ones the project ships"):
-        synthetic.generate("tiny-dcgan", 1, catalog=catalog)
+    # a shipped model whose weights differ from the registry's SHA-256 is refused
+    pinned = registry.Artefact("tiny-dcgan", "generator", tiny.name, {WEIGHTS: "0" * 64})
+    with monkeypatch.context() as m:
+        m.setattr(registry, "ROOT", tiny.parent)
+        m.setitem(registry.ARTEFACTS, "tiny-dcgan", pinned)
+        with pytest.raises(PackageChangedError, match="not the model the project ships"):
+            synthetic.generate("tiny-dcgan", 1, catalog=catalog)
 
     # an official package: its archive's hash is recorded on first download ...
     model_id = "00000_DCGAN_TINY"
     catalog = hub.load_catalog(exported.with_suffix(".json"), include_project=False)
     folder = synthetic.fetch_model(model_id, catalog)
     record = package_store.load_registry()[model_id]
-    assert record["zip_sha256"] == package_store.sha256_file(exported)
+    assert record["zip_sha256"] == registry.sha256_file(exported)
     assert hub.load_catalog(exported.with_suffix(".json")).card(model_id).on_disk
     (folder / model_id / "dcgan.py").write_text("raise SystemExit")  # ... files changed
     with pytest.raises(PackageChangedError, match="changed since it was installed"):
         synthetic.generate(model_id, 1, catalog=catalog)
     # ... and a new archive that differs from the recorded one is refused, too
     other = export_medigan(
-        _tiny(tmp_path / "other", seed=1), tmp_path / "other.zip", model_id=model_id
+        make_tiny(tmp_path / "other", seed=1), tmp_path / "other.zip", model_id=model_id
     )
     package_store.shutil.rmtree(folder)
     (package_store.workspace() / "downloads" / f"{model_id}.zip").unlink()
@@ -294,7 +280,7 @@ def test_synthetic_dataset_round_trip(tiny, tiny_cond, tmp_path):
         ("tiny-cond", "5", str(i), label) for label in ("lesion", "no_lesion") for i in range(3)
     ]
     assert rows[0]["file"] == "tiny-cond/lesion/synthetic_tiny-cond_seed5_0000.png"
-    ds = synthetic.load_synthetic_dataset(out)
+    ds = load_synthetic_dataset(out)
     assert len(ds) == 6 and ds.classes == ["lesion", "no_lesion"] and ds.image_size == 32
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
     assert ds[0]["groups"] == {"model": "tiny-cond", "synthetic": "true"}
@@ -302,14 +288,14 @@ def test_synthetic_dataset_round_trip(tiny, tiny_cond, tmp_path):
     expected = generate(G, 3, seed=5, labels=1)  # the no_lesion images
     assert (ds.images[3:] - expected).abs().max() <= 1 / 127.5 + 1e-6  # 8-bit PNG rounding
 
-    batch = next(iter(synthetic.synthetic_dataloader(out, batch_size=4, seed=0)))
+    batch = next(iter(synthetic_dataloader(out, batch_size=4, seed=0)))
     assert batch["image"].shape == (4, 1, 32, 32) and batch["label"].shape == (4,)
 
     both = tmp_path / "both"
     synthetic.build_synthetic_dataset(["tiny-dcgan", "tiny-cond"], 2, both, catalog=catalog)
     with pytest.raises(hub.DataError, match="some images have a class label"):
-        synthetic.load_synthetic_dataset(both)
-    by_model = synthetic.load_synthetic_dataset(both, label_by="model")
+        load_synthetic_dataset(both)
+    by_model = load_synthetic_dataset(both, label_by="model")
     assert by_model.classes == ["tiny-cond", "tiny-dcgan"] and len(by_model) == 6
 
 
@@ -342,7 +328,7 @@ def test_export_and_reload_through_medigan(tiny, exported, tmp_path):
         "README.md",
     }
     digest = exported.with_name("tiny.zip.sha256").read_text().split()[0]
-    assert digest == package_store.sha256_file(exported)
+    assert digest == registry.sha256_file(exported)
     assert json.loads(exported.with_suffix(".json").read_text()) == metadata
 
     catalog = hub.load_catalog(exported.with_suffix(".json"), include_project=False)

@@ -1,4 +1,5 @@
-"""Serve the Streamlit app and drive it from code: for the tests, the benchmark and the book.
+"""Serve the Streamlit app and drive it in a browser: test tooling for the tests, the
+benchmark and the book's screenshots (beside the app, not in the library).
 
 - :func:`serve_app`: ``streamlit run app/streamlit_app.py`` headless on a free localhost port,
   stopped (and its log kept) when the block ends; :class:`AppServer` reports its memory.
@@ -7,12 +8,13 @@
   install``) that selects a model, sets the count and seed, generates, waits for the images
   and downloads the ZIP, as a user would.
 - :func:`take_screenshots`: the screenshots of the capstone chapter, from the real app.
-- :func:`protocol_session` and :func:`load_test`: many sessions at once over Streamlit's own
-  websocket protocol (no browser), each opening a shared link that generates images.
+
+Many sessions at once, without a browser, are in ``loadtest.py`` beside this file. Tests and
+benchmarks put this folder on ``sys.path`` and ``import driver``.
 
 Command line (the chapter's screenshots)::
 
-    python -m medgan_utils.appdriver screenshots --out notebooks/images [--catalog FILE]
+    python app/driver.py screenshots --out notebooks/images [--catalog FILE]
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,11 +44,9 @@ __all__ = [
     "browser",
     "AppPage",
     "take_screenshots",
-    "protocol_session",
-    "load_test",
 ]
 
-APP = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+APP = Path(__file__).resolve().parent / "streamlit_app.py"
 # The machine's network may be closed: without these Chromium stalls on connections.
 CHROMIUM_FLAGS = (
     "--headless",
@@ -294,6 +293,10 @@ class AppPage:
         return self.image(i).locator("img").get_attribute("src")
 
     def fetch(self, url: str) -> bytes:
+        """The bytes of an image URL: inline (``data:``, as the grid's) or served."""
+        if url.startswith("data:"):
+            with urllib.request.urlopen(url) as r:
+                return r.read()
         return self.page.request.get(url).body()
 
     def enlarge(self, i: int) -> Any:
@@ -387,106 +390,6 @@ def take_screenshots(
             app.page.get_by_test_id("stAlertContentError").first.wait_for(timeout=app.timeout_ms)
             shot(app, "app_unavailable.png")
     return paths
-
-
-# --------------------------------------------------------------------------- load tests
-
-GRID_CAPTION = re.compile(r"^synthetic #\d+$")  # the grid's images (not the enlarged copy)
-
-
-@dataclass
-class SessionResult:
-    """One protocol session: the images it got and how long it took."""
-
-    images: int
-    image_bytes: int
-    seconds: float
-    errors: list[str]
-
-
-def protocol_session(
-    url: str, query: str, timeout: float = 300.0, fetch_images: bool = True
-) -> SessionResult:
-    """One session over Streamlit's websocket protocol, as a browser opening ``/?query``.
-
-    It asks for one script run, counts the images captioned ``synthetic #i``, collects
-    exceptions and error messages, and (``fetch_images``) downloads every image over HTTP.
-    """
-    from streamlit.proto.Alert_pb2 import Alert
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-    from websockets.sync.client import connect
-
-    start = time.perf_counter()
-    urls, errors = [], []
-    stream = url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream"
-    with connect(stream, subprotocols=["streamlit"], max_size=None, open_timeout=timeout) as ws:
-        back = BackMsg()
-        back.rerun_script.query_string = query
-        back.rerun_script.page_script_hash = ""
-        ws.send(back.SerializeToString())
-        while True:
-            msg = ForwardMsg()
-            msg.ParseFromString(ws.recv(timeout=timeout))
-            kind = msg.WhichOneof("type")
-            if kind == "script_finished":
-                if msg.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
-                    errors.append(f"script finished with status {msg.script_finished}")
-                break
-            if kind == "ref_hash":
-                errors.append("the server sent a cached-message reference")
-            if kind != "delta" or msg.delta.WhichOneof("type") != "new_element":
-                continue
-            element = msg.delta.new_element
-            what = element.WhichOneof("type")
-            if what == "imgs":
-                urls += [i.url for i in element.imgs.imgs if GRID_CAPTION.match(i.caption)]
-            elif what == "exception":
-                errors.append(element.exception.message)
-            elif what == "alert" and element.alert.format == Alert.ERROR:
-                errors.append(element.alert.body)
-    size = 0
-    if fetch_images:
-        for u in urls:
-            with urllib.request.urlopen(u if "://" in u else url + u, timeout=timeout) as r:
-                size += len(r.read())
-    return SessionResult(len(urls), size, time.perf_counter() - start, errors)
-
-
-@dataclass
-class LoadResult:
-    sessions: int
-    images: int  # images all sessions received
-    seconds: float  # wall time, first connection to last image
-    rss_before_mb: float | None
-    peak_rss_mb: float | None  # the server's peak resident memory
-    errors: list[str]
-    results: list[SessionResult]
-
-    @property
-    def images_per_s(self) -> float:
-        return self.images / self.seconds
-
-
-def load_test(
-    server: AppServer,
-    sessions: int = 8,
-    count: int = 64,
-    model: str = "brain-mri-dcgan-64",
-    first_seed: int = 1000,
-) -> LoadResult:
-    """``sessions`` concurrent sessions, each generating ``count`` images with its own seed
-    (so none is served from another's cache); the server's peak memory is read after."""
-    before = server.rss_mb()
-    queries = [f"model={model}&n={count}&seed={first_seed + i}" for i in range(sessions)]
-    start = time.perf_counter()
-    with ThreadPoolExecutor(sessions) as pool:
-        results = list(pool.map(lambda q: protocol_session(server.url, q), queries))
-    seconds = time.perf_counter() - start
-    errors = [e for r in results for e in r.errors]
-    errors += [f"a session got {r.images} images" for r in results if r.images != count]
-    images = sum(r.images for r in results)
-    return LoadResult(sessions, images, seconds, before, server.peak_rss_mb(), errors, results)
 
 
 def main(argv: list[str] | None = None) -> None:

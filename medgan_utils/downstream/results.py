@@ -1,0 +1,117 @@
+"""The results of the experiments: one :class:`ExperimentResult` per (strategy, ``N``).
+
+Each result reads as JSON (:meth:`ExperimentResult.to_dict`, :meth:`ExperimentResult.from_dict`:
+``medgan finetune --json`` and ``scripts/finetune_experiments.py`` write it) and as text;
+:func:`results_table` sets them in a table and :func:`plot_auroc_vs_n` draws a metric against
+``N`` with its 95 % band, one line per strategy.
+
+Example:
+    >>> results = run_experiments(real, "runs/cdcgan", n_values=(50, None))  # doctest: +SKIP
+    >>> results_table(results)                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from medgan_utils.downstream.config import STRATEGIES
+from medgan_utils.stats import Estimate
+
+__all__ = ["ExperimentResult", "results_table", "plot_auroc_vs_n"]
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """One (strategy, N) cell of the grid.
+
+    Attributes:
+        strategy: one of :data:`~medgan_utils.downstream.config.STRATEGIES`.
+        n_requested: the ``N`` asked for (``None`` = all of the training pool).
+        n_real: real training images of the row (``synthetic`` uses none, but shares the row).
+        n_synthetic: synthetic images used.
+        n_subjects: real subjects the ``n_real`` images come from.
+        n_test: test images (``n_test_subjects`` subjects).
+        metrics: ``{metric: Estimate}`` on the test split.
+        vs_real: paired difference to real-only at the same ``N`` (``None`` for real-only).
+        epochs: epochs trained in the last phase (early stopping included).
+    """
+
+    strategy: str
+    n_requested: int | None
+    n_real: int
+    n_synthetic: int
+    n_subjects: int
+    n_test: int
+    n_test_subjects: int
+    metrics: dict[str, Estimate]
+    vs_real: dict[str, Estimate] | None
+    epochs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentResult:
+        """The inverse of :meth:`to_dict` (results saved as JSON)."""
+
+        def est(d: dict[str, Any] | None) -> dict[str, Estimate] | None:
+            return None if d is None else {k: Estimate(**v) for k, v in d.items()}
+
+        return cls(**{**data, "metrics": est(data["metrics"]), "vs_real": est(data["vs_real"])})
+
+    def to_text(self) -> str:
+        head = f"{self.strategy:<9} N={self.n_real:<5}"
+        parts = [f"{k} {v.to_text()}" for k, v in self.metrics.items()]
+        line = head + "  " + "  ".join(parts)
+        if self.vs_real is not None:
+            line += f"\n{'':<17}vs real: AUROC {self.vs_real['auroc'].to_text(signed=True)}"
+        return line
+
+
+def plot_auroc_vs_n(
+    results: Sequence[ExperimentResult], metric: str = "auroc", ax: Any = None
+) -> Any:
+    """AUROC (or another metric) against ``N`` with 95 % bands, one line per strategy.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for strategy in STRATEGIES:
+        rows = sorted((r for r in results if r.strategy == strategy), key=lambda r: r.n_real)
+        if not rows:
+            continue
+        x = [r.n_real for r in rows]
+        est = [r.metrics[metric] for r in rows]
+        style = "--" if strategy == "synthetic" else "-o"
+        ax.plot(x, [e.value for e in est], style, label=strategy)
+        ax.fill_between(x, [e.low for e in est], [e.high for e in est], alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_xlabel("real training images N")
+    ax.set_ylabel(f"test {metric.upper() if metric == 'auroc' else metric} (95% CI)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax.figure
+
+
+def results_table(results: Sequence[ExperimentResult]) -> Any:
+    """One row per (N, strategy): every metric as ``value [low, high]`` and the paired
+    AUROC difference to real-only, as a pandas ``DataFrame``."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {
+            "N real": r.n_real,
+            "strategy": r.strategy,
+            "synthetic": r.n_synthetic,
+        }
+        row.update({k: v.to_text() for k, v in r.metrics.items()})
+        row["AUROC vs real"] = "" if r.vs_real is None else r.vs_real["auroc"].to_text(signed=True)
+        rows.append(row)
+    return pd.DataFrame(rows)
