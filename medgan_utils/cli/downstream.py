@@ -8,6 +8,7 @@ import warnings
 from dataclasses import asdict
 
 from medgan_utils.data.load import load_dataset
+from medgan_utils.downstream.config import STRATEGIES
 
 __all__ = ["add_commands"]
 
@@ -90,7 +91,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "pre-training on --synthetic",
     )
     ft.add_argument("--n-real", default="all", help="real training images, or 'all'")
-    ft.add_argument("--strategy", choices=("real", "pretrain", "mix", "synthetic"), default="real")
+    ft.add_argument("--strategy", choices=STRATEGIES, default="real")
     ft.add_argument("--seed", type=int, default=0)
     ft.add_argument("--epochs", type=int, default=40, help="most epochs (early stopping)")
     ft.add_argument("--pretrain-epochs", type=int, help="synthetic pre-training epochs")
