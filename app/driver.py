@@ -283,11 +283,11 @@ class AppPage:
         return [self.image_url(i) for i in range(1, count + 1)]
 
     def image(self, i: int) -> Any:
-        """The grid's image ``synthetic #i`` (1-based) as a Playwright locator."""
+        """The grid's image ``synthetic #i`` (1-based), with its caption, as a locator."""
         caption = self.page.get_by_test_id("stImageCaption").get_by_text(
             f"synthetic #{i}", exact=True
         )
-        return self.page.get_by_test_id("stImage").filter(has=caption).first
+        return self.page.get_by_test_id("stImageContainer").filter(has=caption).first
 
     def image_url(self, i: int) -> str:
         return self.image(i).locator("img").get_attribute("src")
@@ -300,9 +300,12 @@ class AppPage:
         return self.page.request.get(url).body()
 
     def enlarge(self, i: int) -> Any:
-        """Click image ``i``'s full-screen button (the app's click-to-enlarge)."""
-        self.image(i).hover()
-        self.page.get_by_role("button", name=f"Fullscreen: synthetic #{i}", exact=True).click()
+        """Look closer at image ``i`` and press its full-screen button; the close button."""
+        self.set_number("Look closer at image #", i)
+        name = f"synthetic #{i}, enlarged"
+        caption = self.page.get_by_test_id("stImageCaption").get_by_text(name, exact=True)
+        self.page.get_by_test_id("stImage").filter(has=caption).first.hover()
+        self.page.get_by_role("button", name=f"Fullscreen: {name}", exact=True).click()
         return self.page.get_by_role("button", name=re.compile("^Close fullscreen"))
 
     def download_zip(self, folder: str | Path) -> Path:

@@ -6,7 +6,12 @@ A thin view: widgets and layout only. What it computes comes from ``medgan_utils
 ``exports``, ``evaluation``). Models load behind
 ``st.cache_resource``; images, ZIPs and analyses are cached with ``st.cache_data`` keyed by
 (model, count, seed, options), so a request seen before is served at once.
-Errors become one short message on the page; the details go to the server log.
+
+A click on Generate reruns the Generate view alone (a fragment): the browser redraws the grid,
+sent as one element of inline images, not the whole page. Every value the page echoes from a
+link or a catalog is escaped (``appkit.escape_markdown``); training images are shown only as
+``appviews.training_withheld`` allows. Errors become one short message on the page; the
+details go to the server log.
 """
 
 from __future__ import annotations
@@ -19,11 +24,15 @@ from medgan_utils import appkit
 from medgan_utils.appkit import views as appviews
 from medgan_utils.appkit.request import GenerationRequest
 from medgan_utils.data.dataset import MedicalImageDataset
+from medgan_utils.data.load import BUILTIN_NAMES
 from medgan_utils.hub.catalog import Catalog
+from medgan_utils.hub.entries import ModelCard
 
 log = logging.getLogger("medgan.app")
 VIEWS = ["Generate", "Model card", "Interpolation", "Memorization", "Visual Turing test"]
 COLUMNS = 8
+THUMBNAIL = 128  # pixels on the page of each of the grid's images
+GRID = "grid"  # the fragment of the Generate view: a click on Generate reruns it alone
 
 st.set_page_config(page_title="Synthetic medical images with GANs", page_icon="🧠", layout="wide")
 
@@ -105,10 +114,45 @@ def new_turing_test() -> None:
     st.session_state["turing_answers"] = []
 
 
+def chosen_options(card: ModelCard) -> tuple[str | None, float | None]:
+    """The class and truncation the sidebar holds for ``card`` (``None``: balanced, off)."""
+    label, truncation = st.session_state.get("label"), st.session_state.get("truncation")
+    label = label if label in appkit.class_options(card) else None
+    truncation = truncation if appkit.supports_truncation(card) else None
+    return label, truncation if truncation in appkit.TRUNCATIONS else None
+
+
+def generate(cat: Catalog) -> None:
+    """The Generate button: check the sidebar's request, keep it (and its link), show it.
+
+    On the Generate view only the grid's fragment reruns (the sidebar, title and tabs stay as
+    they are, so a click costs the browser the grid alone); from another view the whole page
+    reruns and opens the Generate view.
+    """
+    state = st.session_state
+    model_id = state.get("model")
+    state["request_error"] = None
+    try:
+        options = chosen_options(cat.card(model_id)) if model_id in cat else (None, None)
+        state["request"] = appkit.validate_request(
+            cat, model_id, state.get("count"), state.get("seed"), *options
+        )
+        st.query_params.from_dict(appkit.query_params(state["request"]))
+    except appkit.InvalidRequest as err:
+        state["request_error"] = appkit.user_message(err, str(model_id))
+    if state.get("view", VIEWS[0]) == VIEWS[0]:
+        st.rerun(GRID)
+    state["view"] = VIEWS[0]
+
+
 # ------------------------------------------------------------------ views
 
 
-def generate_view(request: GenerationRequest | None, key: Key) -> None:
+@st.fragment(key=GRID)
+def generate_view(key: Key) -> None:
+    if error := st.session_state.get("request_error"):
+        st.error(error)
+    request = st.session_state.get("request")
     if request is None:
         st.info("Pick a model, the number of images and a seed in the sidebar, then **Generate**.")
         return
@@ -118,27 +162,27 @@ def generate_view(request: GenerationRequest | None, key: Key) -> None:
     except Exception as err:  # one failing model never takes the app down
         show_error(err, request.model_id)
         return
-    st.subheader(f"{request.count} synthetic images: {request.describe()}")
+    st.subheader(f"{request.count} synthetic images: {appkit.escape_markdown(request.describe())}")
     status = st.empty()
-    columns = st.columns(COLUMNS)
+    grid = st.empty()  # one element for all images: the browser lays out one, not 64
     pngs: list[bytes] = []
     try:
         for start, stop in bounds:  # each chunk appears as soon as it is generated
             status.caption(f"Generating images {start + 1} to {stop} of {request.count}...")
-            part = images(request, start, stop, key)
-            for i, png in enumerate(part, start):
-                columns[i % COLUMNS].image(  # inline: the images come with the grid
-                    appkit.inline_png(png), caption=f"synthetic #{i + 1}", width="stretch"
-                )
-            pngs += part
+            pngs += images(request, start, stop, key)
+            grid.image(  # inline: the images come with the grid, not in 64 requests after it
+                [appkit.inline_png(png) for png in pngs],
+                caption=[f"synthetic #{i + 1}" for i in range(len(pngs))],
+                width=THUMBNAIL,
+            )
     except Exception as err:
         status.empty()
         show_error(err, request.model_id)
         return
     status.caption(
-        "SYNTHETIC images. Hover over an image and press its full-screen button to enlarge it."
+        "SYNTHETIC images. Look closer at one below; its full-screen button enlarges it."
     )
-    left, right = st.columns([1, 2])
+    left, right, _ = st.columns([2, 2, 1])
     with left:
         st.download_button(
             f"Download all {request.count} (ZIP: PNGs, manifest.csv, model card)",
@@ -160,7 +204,8 @@ def generate_view(request: GenerationRequest | None, key: Key) -> None:
             key="download_one",
             on_click="ignore",
         )
-    right.image(pngs[i], caption=f"synthetic #{i + 1}, enlarged", width=384, output_format="PNG")
+    enlarged = appkit.inline_png(pngs[i])
+    right.image(enlarged, caption=f"synthetic #{i + 1}, enlarged", width="stretch")
 
 
 def card_view(choice: appkit.ModelChoice, choices: list[appkit.ModelChoice], key: Key) -> None:
@@ -168,7 +213,8 @@ def card_view(choice: appkit.ModelChoice, choices: list[appkit.ModelChoice], key
     st.markdown(appkit.card_markdown(cat, choice.model_id, demote=1))
     if choice.card.metrics:
         st.markdown("#### Metrics the catalog records")
-        st.table([{"metric": k, "value": str(v)} for k, v in choice.card.metrics.items()])
+        safe = appkit.escape_markdown  # the catalog's text: table cells are Markdown
+        st.table([{"metric": safe(k), "value": safe(v)} for k, v in choice.card.metrics.items()])
         st.caption(
             "FID values of different models are comparable only when computed on the same real "
             "images with the same number of samples."
@@ -236,11 +282,11 @@ def memorization_view(request: GenerationRequest | None, key: Key) -> None:
         st.info("Generate images first; this view checks them.")
         return
     try:
-        if not model(request.model_id, key).ours:
-            st.info("The training images of medigan's models are not available to this app.")
-            return
-        if training_set(request.model_id, key) is None:
-            st.info("This model's training images are not on this server.")
+        withheld = appviews.training_withheld(model(request.model_id, key), show_training)
+        if withheld is None and training_set(request.model_id, key) is None:
+            withheld = "This model's training images are not on this server."
+        if withheld is not None:
+            st.info(withheld)
             return
         view = nearest(request, key)
     except Exception as err:
@@ -264,10 +310,6 @@ def memorization_view(request: GenerationRequest | None, key: Key) -> None:
 
 
 def turing_view(choice: appkit.ModelChoice, key: Key) -> None:
-    st.caption(
-        "Ten images, about half real (from the training set: template-derived, not patients) "
-        "and half synthetic. Decide for each; the answers and your score come at the end."
-    )
     if not choice.ours:
         st.info("The test needs real training images: pick one of the project's own models.")
         return
@@ -275,6 +317,16 @@ def turing_view(choice: appkit.ModelChoice, key: Key) -> None:
     if "turing_seed" not in state:
         new_turing_test()
     try:
+        loaded = model(choice.model_id, key)
+        if withheld := appviews.training_withheld(loaded, show_training):
+            st.info(withheld)
+            return
+        builtin = loaded.meta.get("data") in BUILTIN_NAMES
+        st.caption(
+            "Ten images, about half real (from the training set: "
+            + ("template-derived, not patients" if builtin else "a data folder on this server")
+            + ") and half synthetic. Decide for each; the answers and your score come at the end."
+        )
         items = turing(choice.model_id, state["turing_seed"], key)
     except Exception as err:
         show_error(err, choice.model_id)
@@ -307,7 +359,9 @@ def turing_view(choice: appkit.ModelChoice, key: Key) -> None:
 
 # ------------------------------------------------------------------ the page
 
-key = appkit.catalog_key()
+# The environment, read once per run; everything below takes these values.
+key = appkit.catalog_key()  # $MEDGAN_CATALOG, $MEDGAN_APP_MODELS
+show_training = appviews.training_images_allowed()  # $MEDGAN_APP_SHOW_TRAINING_IMAGES
 try:
     cat, problems = catalog(key)
 except Exception as err:  # even the catalog failing leaves a page with a message
@@ -317,9 +371,11 @@ state = st.session_state
 if "request" not in state:  # first run of this session: a shared link's request, if any
     try:
         state["request"] = appkit.query_request(cat, st.query_params.to_dict())
-    except appkit.InvalidRequest as err:
+    except Exception as err:  # every value a link echoes is escaped: no link, no image
         state["request"] = None
-        st.warning(f"The link's settings were ignored: {err}.")
+        if not isinstance(err, appkit.InvalidRequest):
+            log.error("a shared link failed", exc_info=err)
+        st.warning(f"The link's settings were ignored: {appkit.escape_markdown(err)}.")
     if (linked := state["request"]) is not None:  # the widgets show the link's settings
         state["model"], state["count"], state["seed"] = linked.model_id, linked.count, linked.seed
         if linked.label is not None:
@@ -329,8 +385,8 @@ if "request" not in state:  # first run of this session: a shared link's request
 
 with st.sidebar:
     st.header("Generate")
-    for problem in problems:
-        st.info(problem)
+    for problem in problems:  # a bad catalog or run folder: named here, the rest still served
+        st.info(appkit.escape_markdown(problem, 400))
     modality = st.selectbox("Modality", appkit.modality_choices(cat), key="modality")
     choices = {c.model_id: c for c in appkit.model_choices(cat, modality)}
     if state.get("model") not in choices:
@@ -339,7 +395,7 @@ with st.sidebar:
         "Model", list(choices), format_func=lambda m: choices[m].label, key="model"
     )
     choice = choices[model_id]
-    st.caption(f"{choice.card.title}. Status: **{choice.status}**.")
+    st.caption(f"{appkit.escape_markdown(choice.card.title)}. Status: **{choice.status}**.")
     if choice.ours:  # load it now (cached), so the first Generate is instant
         try:
             model(model_id, key)
@@ -347,41 +403,35 @@ with st.sidebar:
             show_error(err, model_id)
     most = appkit.max_count(choice.card)
     state["count"] = min(int(state.get("count", 16)), most)
-    count = st.slider("Number of images", 1, most, key="count")
+    st.slider("Number of images", 1, most, key="count")
     state.setdefault("seed", 0)
-    seed = st.number_input("Seed", 0, appkit.MAX_SEED, step=1, key="seed")
+    st.number_input("Seed", 0, appkit.MAX_SEED, step=1, key="seed")
     st.button("Random seed", icon=":material/casino:", on_click=new_seed, key="random_seed")
     classes = appkit.class_options(choice.card)
-    label = None
     if classes:
         options = ["balanced (all classes)", *classes]
         if state.get("label") not in options:
             state["label"] = options[0]
-        label = st.selectbox("Class", options, key="label")
-        label = None if label not in classes else label
-    truncation = None
+        st.selectbox("Class", options, key="label")
     if appkit.supports_truncation(choice.card):
         options = ["off", *appkit.TRUNCATIONS]
         if state.get("truncation") not in options:
             state["truncation"] = "off"
-        picked = st.select_slider("Truncation", options, key="truncation")
-        truncation = None if picked == "off" else picked
+        st.select_slider("Truncation", options, key="truncation")
         st.caption("Truncation redraws noise values beyond the threshold: typical, less diverse.")
     if choice.status == appkit.NEEDS_INPUT:
         st.warning("This model needs input images; the app generates from noise only.")
     elif missing := appkit.missing_packages(choice.card):
-        st.warning(f"This model needs pip packages this server lacks: {', '.join(missing)}.")
-    if st.button(
-        "Generate", type="primary", key="generate", disabled=choice.status == appkit.NEEDS_INPUT
-    ):
-        try:
-            state["request"] = appkit.validate_request(
-                cat, model_id, count, seed, label, truncation
-            )
-            st.query_params.from_dict(appkit.query_params(state["request"]))
-            state["view"] = VIEWS[0]
-        except appkit.InvalidRequest as err:
-            st.error(appkit.user_message(err, model_id))
+        needs = appkit.escape_markdown(", ".join(missing))
+        st.warning(f"This model needs pip packages this server lacks: {needs}.")
+    st.button(
+        "Generate",
+        type="primary",
+        key="generate",
+        disabled=choice.status == appkit.NEEDS_INPUT,
+        on_click=generate,
+        args=(cat,),
+    )
 
 st.title("Synthetic medical images with GANs")
 st.warning(appkit.ETHICS, icon="⚠️")
@@ -389,7 +439,7 @@ request = state.get("request")
 tabs = st.tabs(VIEWS, key="view", on_change="rerun")  # only the open tab runs
 with tabs[0]:
     if tabs[0].open:
-        generate_view(request, key)
+        generate_view(key)
 with tabs[1]:
     if tabs[1].open:
         card_view(choice, list(choices.values()), key)
@@ -402,3 +452,6 @@ with tabs[3]:
 with tabs[4]:
     if tabs[4].open:
         turing_view(choice, key)
+
+if not st.get_option("global.appTest"):  # served: later reruns' collections skip what is loaded
+    appkit.settle_memory()

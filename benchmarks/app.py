@@ -14,7 +14,7 @@
 Without Chromium (``apt-get install chromium``) or Playwright the click-to-grid rows are
 measured over the protocol instead (a session opening a shared link), and say so.
 
-    .venv/bin/python benchmarks/app.py [--counts 16 64] [--sessions 8] [--repeat 3]
+    .venv/bin/python benchmarks/app.py [--counts 16 64] [--sessions 8] [--repeat 3] [--app FILE]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import torch
 from _common import print_table
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "app"))  # the app's test tooling
-from driver import AppPage, browser, find_chromium, serve_app  # noqa: E402
+from driver import APP, AppPage, browser, find_chromium, serve_app  # noqa: E402
 from loadtest import load_test, protocol_session  # noqa: E402
 
 from medgan_utils.gan.zoo import DEFAULT_MODEL, generate, load_generator  # noqa: E402
@@ -41,7 +41,7 @@ PAINTED = """([count, seed]) => {
   const title = new RegExp(`^${count} synthetic images: .*, seed ${seed}(,|$)`);
   if (![...document.querySelectorAll('h3')].some(h => title.test(h.textContent.trim())))
     return false;
-  const imgs = [...document.querySelectorAll('[data-testid=stImage]')].filter(el =>
+  const imgs = [...document.querySelectorAll('[data-testid=stImageContainer]')].filter(el =>
       /^synthetic #\\d+$/.test(el.querySelector('[data-testid=stImageCaption]')?.textContent));
   return imgs.length === count && imgs.every(el => {
       const img = el.querySelector('img'); return img.complete && img.naturalWidth > 0; });
@@ -84,12 +84,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--load-count", type=int, default=64, help="images per session")
     parser.add_argument("--repeat", type=int, default=3, help="median of N for warm rows")
     parser.add_argument("--no-browser", action="store_true", help="protocol timings only")
+    parser.add_argument("--app", default=str(APP), help="the page to serve (to compare versions)")
     args = parser.parse_args(argv)
 
     chromium = None if args.no_browser else find_chromium()
     rows: list[tuple[str, str, str]] = []
     start = time.perf_counter()
-    with serve_app() as server:
+    with serve_app(args.app) as server:
         spawned = time.perf_counter() - start
         first = protocol_session(server.url, "", fetch_images=False)
         assert not first.errors, first.errors
@@ -133,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     driver = f"Chromium {chromium}" if chromium else "no browser"
     print(
         f"app: {DEFAULT_MODEL} (64x64), torch {torch.__version__} with "
-        f"{torch.get_num_threads()} threads, {driver}; warm rows: median of {args.repeat}"
+        f"{torch.get_num_threads()} threads, {driver}; warm rows: median of {args.repeat}; "
+        f"page {Path(args.app).name}"
     )
     print()
     print_table(["step", "time", "other"], rows)

@@ -1,8 +1,10 @@
-"""Time our GAN training step against pytorch/examples' DCGAN step; roofline; generation latency.
+"""Time our GAN training step against pytorch/examples' DCGAN step; roofline; what each piece
+of the modern recipe costs; generation latency.
 
 Usage:
     python benchmarks/train_throughput.py                # batch 64, 5 rounds of 10 steps each
     python benchmarks/train_throughput.py --steps 2 --warmup 1 --batch-size 8   # a quick run
+    python benchmarks/train_throughput.py --tables recipe --bf16   # the recipe's costs only
 
 Ours (``GANTrainer.train_step``) and the reference (the loop of pytorch/examples
 ``dcgan/main.py``, written out below) train the same 64x64 grey-scale DCGAN on one random
@@ -10,6 +12,12 @@ batch in [-1, 1]. Their rounds alternate, so a change in machine load hits both 
 each row reports the median over rounds. Both loops reuse the D-step fakes for the G
 step, so one training image costs ``training_flops_per_image`` = 3 G_fwd + 9 D_fwd FLOPs
 in both. A full CPU run takes minutes; timings vary with machine load.
+
+The recipe table times ``GANTrainer.train_step`` with each piece of the modern recipe
+(``medgan_utils.gan``: EMA, hinge + spectral norm, R1, DiffAugment, upsample + conv,
+minibatch std) added alone to the plain DCGAN, and all of them together, in rounds
+interleaved as above. Lazy R1 runs once every 16 steps, so its rate is an average only
+over rounds that cover many steps (use ``--steps 16`` or more).
 """
 
 from __future__ import annotations
@@ -37,6 +45,25 @@ from medgan_utils.gan.zoo import DEFAULT_MODEL, generate, list_models, load_gene
 from medgan_utils.settings import pick_device, pick_precision
 
 BF16 = "bf16 autocast + channels_last"
+POLICY = "translation,cutout,brightness,contrast"  # DiffAugment for grey-scale scans
+# (DCGANConfig overrides, TrainConfig overrides): each piece alone on the plain DCGAN
+RECIPE_PIECES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "plain DCGAN (bce)": ({}, {}),
+    "+ EMA of G's weights": ({}, {"ema_decay": 0.999}),
+    "+ hinge loss, spectral norm in D": ({"spectral_norm": True}, {"loss": "hinge"}),
+    "+ R1 every step": ({}, {"r1_gamma": 1.0}),
+    "+ R1 lazy, every 16 steps": ({}, {"r1_gamma": 1.0, "r1_interval": 16}),
+    f"+ DiffAugment ({POLICY})": ({}, {"augment": POLICY}),
+    "+ upsample (nearest) + conv in G": ({"upsample": "nearest"}, {}),
+    "+ minibatch std in D (groups of 4)": ({"minibatch_std": 4}, {}),
+}
+RECIPE_PIECES["full recipe (lazy R1)"] = (
+    {k: v for m, _ in RECIPE_PIECES.values() for k, v in m.items()},
+    {
+        **{k: v for _, t in RECIPE_PIECES.values() for k, v in t.items()},
+        "r1_interval": 16,
+    },
+)
 STEP_NAMES = {"ours": "ours: GANTrainer.train_step", "reference": "reference: pytorch/examples"}
 
 
@@ -202,6 +229,19 @@ def time_training(
         steps[f"ours {label}"] = ours
         steps[f"reference {label}"] = lambda ref=ref: ref.step(real)
 
+    return _median_rates(steps, args, device)
+
+
+def _median_rates(
+    steps: dict[str, Callable[[], Any]], args: argparse.Namespace, device: torch.device
+) -> dict[str, float]:
+    """Median images/s of each step function over ``args.rounds`` interleaved rounds.
+
+    ``--clock cpu`` divides by this process's CPU time instead of wall time: on a machine
+    that other jobs share, it measures the work a step does rather than its share of the
+    cores (use it with ``--threads 1``; CPU only, GPU work is not counted).
+    """
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     for step in steps.values():
         for _ in range(args.warmup):
             step()
@@ -210,12 +250,37 @@ def time_training(
         print(f"round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
         for name, step in steps.items():
             _sync(device)
-            start = time.perf_counter()
+            start = clock()
             for _ in range(args.steps):
                 step()
             _sync(device)
-            rates[name].append(args.steps * b / (time.perf_counter() - start))
+            rates[name].append(args.steps * args.batch_size / (clock() - start))
     return {name: statistics.median(v) for name, v in rates.items()}
+
+
+def time_recipe(
+    args: argparse.Namespace, device: torch.device, precisions: dict[str, Any]
+) -> dict[str, float]:
+    """Median images/s of ``train_step`` with each recipe piece, keyed "piece | precision"."""
+    b = args.batch_size
+    real = torch.rand(b, 1, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    steps: dict[str, Callable[[], Any]] = {}
+    for label, dtype in precisions.items():
+        for piece, (model_kw, train_kw) in RECIPE_PIECES.items():
+            config = DCGANConfig(image_size=64, channels=1, width=args.width, **model_kw)
+            precision = "bf16" if dtype else "fp32"
+            train_config = TrainConfig(
+                batch_size=b, precision=precision, device=str(device), **train_kw
+            )
+            trainer = GANTrainer(config, train_config)
+            rng = torch.Generator().manual_seed(0)
+
+            def step(trainer: GANTrainer = trainer, rng: torch.Generator = rng) -> Any:
+                z = torch.randn(b, trainer.model_config.latent_dim, generator=rng)
+                return trainer.train_step(real, None, z, rng)
+
+            steps[f"{piece} | {label}"] = step
+    return _median_rates(steps, args, device)
 
 
 def generation_latency(
@@ -255,28 +320,56 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-sizes", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--latency-repeat", type=int, default=5, help="calls per size; median")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own)")
+    parser.add_argument(
+        "--tables",
+        nargs="+",
+        choices=("reference", "recipe", "latency"),
+        default=["reference", "recipe", "latency"],
+        help="which tables to measure and print (default: all)",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time steps by wall clock (default) or by CPU time (a shared machine)",
+    )
+    parser.add_argument(
+        "--bf16", action="store_true", help="time bf16 too where the device lacks native bf16"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
 
     device = pick_device(args.device)
     precisions = {"fp32": None}
-    if pick_precision(device, "auto") == torch.bfloat16:  # what our trainer picks itself
+    if args.bf16 or pick_precision(device, "auto") == torch.bfloat16:  # what our trainer picks
         precisions[BF16] = torch.bfloat16
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    setting = (
+        f"device {name}, torch {torch.__version__}, torch threads {torch.get_num_threads()}; "
+        f"batch {args.batch_size} of 64x64x1, ngf = ndf = {args.width}; median of "
+        f"{args.rounds} interleaved rounds of {args.steps} steps after {args.warmup} warmup"
+        + ("; images per CPU-second" if args.clock == "cpu" else "")
+    )
+    if "reference" in args.tables:
+        print_reference_table(args, device, precisions, setting)
+    if "recipe" in args.tables:
+        print_recipe_table(args, device, precisions, setting)
+    if "latency" in args.tables:
+        print_latency_table(args, device)
+
+
+def print_reference_table(
+    args: argparse.Namespace, device: torch.device, precisions: dict[str, Any], setting: str
+) -> None:
+    """Ours against pytorch/examples, in GFLOP/s and as a share of matmul's."""
     median = time_training(args, device, precisions)
     flops = training_flops_per_image(DCGANConfig(image_size=64, channels=1, width=args.width))
     matmul = {
         label: matmul_gflops(args.matmul_size, dtype or torch.float32, device)
         for label, dtype in precisions.items()
     }
-    gen_title, latency = generation_latency(device, args.latency_sizes, args.latency_repeat)
-
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-    print(
-        f"device {name}, torch {torch.__version__}, torch threads {torch.get_num_threads()}; "
-        f"batch {args.batch_size} of 64x64x1, ngf = ndf = {args.width}; median of "
-        f"{args.rounds} interleaved rounds of {args.steps} steps after {args.warmup} warmup"
-    )
+    print(setting)
     print(
         f"one training image = {flops / 1e9:.3f} GFLOP (3 G_fwd + 9 D_fwd); "
         f"matmul {args.matmul_size}x{args.matmul_size}, median of 5"
@@ -299,6 +392,28 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print_table(["step", "precision", "images/s", "ours/ref", "GFLOP/s", "% of matmul"], rows, 2)
     print()
+
+
+def print_recipe_table(
+    args: argparse.Namespace, device: torch.device, precisions: dict[str, Any], setting: str
+) -> None:
+    """Images/s of our training step with each recipe piece, and its cost against plain."""
+    median = time_recipe(args, device, precisions)
+    print("what each piece of the modern recipe costs: GANTrainer.train_step, " + setting)
+    print()
+    rows = []
+    for label in precisions:
+        plain = median[f"{next(iter(RECIPE_PIECES))} | {label}"]
+        for piece in RECIPE_PIECES:
+            rate = median[f"{piece} | {label}"]
+            rows.append([piece, label, f"{rate:,.1f}", f"{rate / plain:.2f}x"])
+    print_table(["training step", "precision", "images/s", "vs plain"], rows, 2)
+    print()
+
+
+def print_latency_table(args: argparse.Namespace, device: torch.device) -> None:
+    """Seconds per ``generate`` call of the shipped (or a fresh) generator."""
+    gen_title, latency = generation_latency(device, args.latency_sizes, args.latency_repeat)
     print(
         f"generation latency of {gen_title}; generate(G, n, seed=0), "
         f"median of {args.latency_repeat} calls"

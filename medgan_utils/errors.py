@@ -11,10 +11,16 @@ from pathlib import Path
 
 __all__ = [
     "DataError",
+    "DatasetNotAvailableError",
+    "FolderBusyError",
     "MissingDependenciesError",
     "ModelNotAvailableError",
     "PackageChangedError",
     "PackageIntegrityError",
+    "PixelBudgetError",
+    "TotalPixelBudgetError",
+    "TrainingDivergedError",
+    "UntrustedCodeError",
 ]
 
 
@@ -31,6 +37,11 @@ class ModelNotAvailableError(DataError):
     """A model that is not on disk and cannot be downloaded now."""
 
 
+class DatasetNotAvailableError(DataError):
+    """A public dataset that is not on disk and cannot be downloaded now (offline, out of
+    reach, cut off, or not the bytes its MD5 names); the message says what to do."""
+
+
 class PackageIntegrityError(DataError):
     """A package archive or folder that is broken, incomplete or changed since install."""
 
@@ -41,3 +52,36 @@ class PackageChangedError(PackageIntegrityError):
 
 class MissingDependenciesError(DataError):
     """A model whose pip dependencies are not installed."""
+
+
+class FolderBusyError(DataError):
+    """An output folder that another process (or thread) is writing into right now."""
+
+
+class TrainingDivergedError(DataError):
+    """A training run whose losses or weights stopped being finite (NaN or inf).
+
+    ``epoch`` is the epoch that diverged (1-based), ``step`` the global step, and
+    ``last_good`` the last epoch whose checkpoint was saved (0: none).
+    """
+
+    def __init__(
+        self, path: str | Path, reason: str, epoch: int = 0, step: int = 0, last_good: int = 0
+    ) -> None:
+        super().__init__(path, reason)
+        self.epoch, self.step, self.last_good = epoch, step, last_good
+
+
+class UntrustedCodeError(DataError):
+    """A model package whose code would run but that the operator has not allowed: not from
+    medigan's official catalog (set ``MEDGAN_ALLOW_UNOFFICIAL_CODE=1`` to allow it)."""
+
+
+class PixelBudgetError(DataError):
+    """A file whose header claims more pixels than the pixel budget allows, refused before
+    decoding (a decompression bomb?); ``MEDGAN_MAX_PIXELS`` raises the budget."""
+
+
+class TotalPixelBudgetError(PixelBudgetError):
+    """A read (a file or folder) whose files claim more pixels in all than the budget allows;
+    ``MEDGAN_MAX_TOTAL_PIXELS`` raises it. Never skipped file by file."""

@@ -9,7 +9,12 @@ Every file made from a generator says that it is synthetic in its name and insid
   ``seed``, and ``label`` and ``truncation`` when the request had them, in that order.
 - **PNG** (:func:`png_bytes`, :func:`export_pngs`): the bytes depend only on the pixels and
   the marks, so the same seed gives identical files (``medgan generate``, the app's
-  downloads, notebooks).
+  downloads, notebooks). Beside the images, :data:`GRID_FILE` (``grid.png``) shows them
+  all: it is a picture of the samples, not a sample, and :func:`sample_files` (what
+  ``medgan metrics --fake FOLDER`` reads) leaves it out by this naming rule.
+- **folders**: an export writes into a new or empty folder that it holds alone while it
+  writes (:func:`medgan_utils.settings.claim_folder`), and removes what it wrote if it
+  fails or is interrupted.
 - **DICOM** (:func:`export_dicom`): each image becomes one Secondary Capture file (SC Image
   Storage): ``ImageType`` ``DERIVED\\SECONDARY\\SYNTHETIC``, ``ConversionType`` ``SYN``
   (DICOM's term for a synthetic image), a ``SeriesDescription`` starting with ``SYNTHETIC``,
@@ -29,16 +34,19 @@ rule out itself; a test holds it equal to this module.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from medgan_utils.errors import DataError
-from medgan_utils.settings import atomic_path
+from medgan_utils.settings import atomic_path, claim_folder, is_empty_folder
 
 __all__ = [
+    "GRID_FILE",
     "SC_IMAGE_STORAGE",
     "safe_name",
     "synthetic_stem",
@@ -47,10 +55,14 @@ __all__ = [
     "png_bytes",
     "export_pngs",
     "export_dicom",
+    "sample_files",
+    "read_samples",
 ]
 
 SC_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image Storage
 MAX_VALUE = 65535  # 16-bit unsigned: [-1, 1] -> [0, 65535]
+GRID_FILE = "grid.png"  # the overview export_pngs writes beside the images
+PREFIX = "synthetic_"  # every generated file's name starts so (synthetic_stem)
 
 
 # --------------------------------------------------------------------------- the rule
@@ -102,11 +114,79 @@ def synthetic_marks(
 
 
 def new_folder(out: str | Path) -> Path:
-    """``out`` as a path, refused when it holds files: an export never overwrites a file."""
+    """``out`` as a path, refused when it holds files: an export never overwrites a file.
+
+    A :func:`~medgan_utils.settings.claim_folder` claim does not count as a file.
+    """
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and not out.is_dir():
+        raise DataError(out, "is a file, not a folder; choose another --out")
+    if not is_empty_folder(out):
         raise DataError(out, "is not empty; choose a new --out so no file is overwritten")
     return out
+
+
+def _write_all(
+    out: str | Path, files: Sequence[tuple[str, bytes | Callable[[Path], Any]]]
+) -> list[Path]:
+    """Claim ``out`` (new or empty), write every ``(name, writer)`` atomically, in order.
+
+    A writer is ``bytes`` or a function of the temporary path. If anything fails or the
+    process is interrupted, the files already written are removed again, so the folder is
+    as it was (or gone, if the export created it).
+    """
+    with claim_folder(new_folder(out)) as folder:
+        new_folder(folder)  # again, now that no one else can write here
+        paths: list[Path] = []
+        try:
+            for name, content in files:
+                paths.append(folder / name)
+                with atomic_path(paths[-1]) as tmp:
+                    if isinstance(content, bytes):
+                        tmp.write_bytes(content)
+                    else:
+                        content(tmp)
+        except BaseException:
+            for path in paths:
+                path.unlink(missing_ok=True)
+            raise
+    return paths
+
+
+def sample_files(folder: str | Path) -> list[Path] | None:
+    """The image files of a folder :func:`export_pngs` wrote, without :data:`GRID_FILE`.
+
+    A folder is recognised by the naming rule: it holds ``grid.png`` and files named
+    ``synthetic_...``. Those files are the samples, in name order; the grid is a picture
+    of them and must not count as one more (``medgan metrics --fake FOLDER``).
+
+    Returns:
+        The sample files, or ``None`` when ``folder`` is not such a folder.
+    """
+    folder = Path(folder)
+    if not (folder / GRID_FILE).is_file():
+        return None
+    files = sorted(p for p in folder.iterdir() if p.name.startswith(PREFIX) and p.is_file())
+    return files or None
+
+
+def read_samples(folder: str | Path, image_size: int = 64) -> Any:
+    """The samples of an :func:`export_pngs` folder as a dataset, or ``None`` for any other
+    folder (read it with :func:`~medgan_utils.data.load.load_dataset`).
+
+    Returns:
+        A :class:`~medgan_utils.data.dataset.MedicalImageDataset` of the
+        :func:`sample_files` (``grid.png`` left out), resized to ``image_size``.
+    """
+    from medgan_utils.data.dataset import MedicalImageDataset
+    from medgan_utils.data.images import read_image_file
+
+    files = sample_files(folder)
+    if files is None:
+        return None
+    return MedicalImageDataset.from_slices(
+        [s for f in files for s in read_image_file(f)], image_size
+    )
 
 
 # --------------------------------------------------------------------------- PNG
@@ -139,29 +219,31 @@ def export_pngs(
     Files are :func:`synthetic_name` (``synthetic_<model>_seed<seed>_<i>.png``) and
     ``grid.png``, each with the text chunks :func:`synthetic_marks` (``synthetic=true``,
     ``model``, ``seed``). The bytes depend only on the images, so the same seed gives
-    identical files. Each file is written atomically.
+    identical files. Each file is written atomically, and the folder is held alone while
+    they are written (:func:`~medgan_utils.settings.claim_folder`).
 
     Args:
         images: ``(N, C, S, S)`` in ``[-1, 1]``.
 
     Returns:
         The paths written, images first, ``grid.png`` last.
+
+    Raises:
+        DataError: ``out`` is a file or not empty. FolderBusyError: another process is
+            writing into ``out``.
     """
     from medgan_utils.viz import make_grid, to_uint8
 
-    out = new_folder(out)
+    new_folder(out)  # before the work: fail fast
     marks = synthetic_marks(model, seed)
     files = {
-        synthetic_name(model, seed, i): img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+        synthetic_name(model, seed, i): png_bytes(
+            img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0), marks
+        )
         for i, img in enumerate(to_uint8(images))
     }
-    files["grid.png"] = make_grid(images, nrow)
-    paths = []
-    for name, pixels in files.items():
-        paths.append(out / name)
-        with atomic_path(paths[-1]) as tmp:
-            tmp.write_bytes(png_bytes(pixels, marks))
-    return paths
+    files[GRID_FILE] = png_bytes(make_grid(images, nrow), marks)
+    return _write_all(out, list(files.items()))
 
 
 # --------------------------------------------------------------------------- DICOM
@@ -200,7 +282,8 @@ def export_dicom(
         The paths written, in image order.
 
     Raises:
-        DataError: ``out`` is not empty. ValueError: images of the wrong shape.
+        DataError: ``out`` is a file or not empty. FolderBusyError: another process is
+            writing into ``out``. ValueError: images of the wrong shape.
     """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
@@ -208,12 +291,12 @@ def export_dicom(
     x = images.detach().float().cpu().numpy() if isinstance(images, torch.Tensor) else images
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"images must be (N, 1 or 3, H, W), got shape {tuple(x.shape)}")
-    out = new_folder(out)
+    new_folder(out)  # before the work: fail fast
     pixels = np.round((np.clip(x, -1.0, 1.0) + 1.0) * (MAX_VALUE / 2)).astype("<u2")
     study, series = generate_uid(), generate_uid()
     stem = synthetic_stem(model, seed)
     what = f"generated by the GAN {model} from noise seed {seed}"
-    paths = []
+    files: list[tuple[str, bytes | Callable[[Path], Any]]] = []
     for i, img in enumerate(pixels):
         sop = generate_uid()
         meta = FileMetaDataset()
@@ -253,7 +336,9 @@ def export_dicom(
         if img.shape[0] == 1:
             ds.WindowCenter, ds.WindowWidth = 32768, 65536  # stored [0, 65535] -> display range
         ds.PixelData = np.ascontiguousarray(img.transpose(1, 2, 0)).tobytes()
-        paths.append(out / synthetic_name(model, seed, i, ".dcm"))
-        with atomic_path(paths[-1]) as tmp:
-            ds.save_as(tmp, enforce_file_format=True)
-    return paths
+        files.append((synthetic_name(model, seed, i, ".dcm"), partial(_save_dicom, ds)))
+    return _write_all(out, files)
+
+
+def _save_dicom(ds: Any, path: Path) -> None:
+    ds.save_as(path, enforce_file_format=True)

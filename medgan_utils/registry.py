@@ -1,10 +1,10 @@
 """Every artefact the project ships, with the SHA-256 of each of its files; loaders verify them.
 
 Like d2l's ``DATA_HUB``: one list, in this file, of what lies under ``medgan_utils/pretrained``
-(the generators, the domain encoder, the lesion classifier), each with its kind, its folder
-and the SHA-256 of its weights and of its JSON config. Every loader of a shipped artefact
+(the generators, the domain and anatomy encoders, the lesion classifier), each with its kind,
+its folder and the SHA-256 of its weights and of its JSON config. Every loader of a shipped artefact
 (:func:`medgan_utils.gan.zoo.load_generator`, :func:`~medgan_utils.gan.zoo.model_path`,
-:func:`medgan_utils.evaluation.features.load_domain_encoder`,
+:func:`medgan_utils.evaluation.features.load_encoder`,
 :func:`medgan_utils.downstream.classifier.load_classifier`, the medigan packaging) calls
 :func:`verify_file` on what it reads, which refuses a changed or damaged copy with a
 :class:`~medgan_utils.errors.DataError` naming the file. Each file is hashed once per process
@@ -123,6 +123,15 @@ ARTEFACTS: dict[str, Artefact] = {
             sha256={
                 "encoder.safetensors": "48d624a3b50d9a8255fe8b733a1af92de3493b04e9800f970c0683a7b178dc8a",  # noqa: E501
                 "encoder.json": "07073b03271d8869436c127c6ad0f20ff2944fd0b8a8f1c1073c9cd7cd20ba15",  # noqa: E501
+            },
+        ),
+        Artefact(
+            name="anatomy-encoder",
+            kind="encoder",
+            folder="anatomy_encoder",
+            sha256={
+                "encoder.safetensors": "581d3c5f78137160b7c02becc4607775d4fc87003a67fc6973ac502f8fac4cf1",  # noqa: E501
+                "encoder.json": "eb375caa8c00a7e2454bd279cc8f8ee5abbca9f51a3064a0e0ab172c27068848",  # noqa: E501
             },
         ),
         Artefact(

@@ -39,8 +39,11 @@ def test_data_loading_tiny(root):
         root,
         "data_loading.py",
         *("--n-subjects", "2", "--image-size", "32", "--batch-size", "8", "--repeat", "1"),
+        *("--folder-images", "4", "--folder-size", "32"),
     )
     for row in ("| first build (+ write cache)", "| load from cache", "| DataLoader pass"):
+        assert row in out
+    for row in ("| read folder: 4 PNGs of 32x32", "| same folder + 1 PNG bomb (skipped)"):
         assert row in out
 
 

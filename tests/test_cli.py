@@ -142,6 +142,27 @@ def test_metrics_prints_every_score_with_its_floor(capsys):
     assert "nope" in capsys.readouterr().err
 
 
+def test_metrics_prints_both_feature_spaces_and_takes_one(capsys):
+    args = ["metrics", "--real", "builtin", "--fake", "brain-mri-dcgan-64", "-n", "200"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    for line in ("domain FID", "anatomy FID", "domain precision", "anatomy precision"):
+        assert line in text
+    assert main([*args, "--features", "anatomy", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["spaces"] == {"anatomy": 128} and report["scores"]["fid"]["name"] == (
+        "anatomy FID"
+    )
+    assert main([*args, "--extractor", "domain", "--json"]) == 0  # the old option still works
+    assert json.loads(capsys.readouterr().out)["spaces"] == {"domain": 128}
+    for bad, message in (("domain,vgg", "unknown feature space 'vgg'"), ("domain,domain", "once")):
+        try:
+            main([*args, "--features", bad])
+        except SystemExit as exit_:
+            assert exit_.code == 2
+        assert message in capsys.readouterr().err
+
+
 def test_generate_dicom_and_model_card(tmp_path, capsys):
     import pydicom
 

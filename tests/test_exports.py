@@ -10,21 +10,26 @@ import torch
 from PIL import Image
 from pydicom.uid import UID
 
+from medgan_utils import exports
 from medgan_utils.data.dicom import read_dicom_series
 from medgan_utils.data.readers import read_path
-from medgan_utils.errors import DataError
+from medgan_utils.errors import DataError, FolderBusyError
 from medgan_utils.exports import (
+    GRID_FILE,
     SC_IMAGE_STORAGE,
     export_dicom,
     export_pngs,
     png_bytes,
+    read_samples,
     safe_name,
+    sample_files,
     synthetic_marks,
     synthetic_name,
     synthetic_stem,
 )
 from medgan_utils.gan.models import DCGANConfig, Generator
 from medgan_utils.gan.zoo import generate
+from medgan_utils.settings import CLAIM_FILE, claim_folder
 
 PHI = (
     "PatientBirthDate",
@@ -153,6 +158,46 @@ def test_export_pngs_are_marked_and_repeatable(tmp_path):
     # the DICOM export names its files by the same rule
     dicom = export_dicom(images, tmp_path / "dicom", model="my model", seed=0)
     assert [f.stem for f in dicom] == [f.stem for f in files[:-1]]
+
+
+@pytest.mark.parametrize("export", [export_pngs, export_dicom])
+def test_an_interrupted_export_removes_what_it_wrote(images, tmp_path, monkeypatch, export):
+    real, calls = exports.atomic_path, []
+
+    def interrupt_at_the_third_file(path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(path)
+
+    monkeypatch.setattr(exports, "atomic_path", interrupt_at_the_third_file)
+    with pytest.raises(KeyboardInterrupt):
+        export(images, tmp_path / "new", model="m", seed=0)
+    assert len(calls) == 3 and not (tmp_path / "new").exists()  # it created it: gone again
+    (tmp_path / "empty").mkdir()
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        export(images, tmp_path / "empty", model="m", seed=0)
+    assert list((tmp_path / "empty").iterdir()) == []  # an existing folder stays, empty
+
+
+def test_exports_refuse_a_folder_another_writer_holds(images, tmp_path):
+    with claim_folder(tmp_path / "held"):
+        with pytest.raises(FolderBusyError, match="another medgan process is writing here"):
+            export_pngs(images, tmp_path / "held", model="m", seed=0)
+        assert [p.name for p in (tmp_path / "held").iterdir()] == [CLAIM_FILE]
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match="afile: is a file, not a folder"):
+        export_dicom(images, tmp_path / "afile", model="m", seed=0)
+
+
+def test_the_grid_is_not_a_sample(images, tmp_path):
+    files = export_pngs(images, tmp_path / "out", model="m", seed=0)
+    assert files[-1].name == GRID_FILE
+    assert sample_files(tmp_path / "out") == files[:-1]
+    assert sample_files(tmp_path) is None  # no grid.png: not an export folder
+    dicom = export_dicom(images, tmp_path / "dicom", model="m", seed=0)
+    assert sample_files(dicom[0].parent) is None and read_samples(dicom[0].parent) is None
 
 
 def test_the_medigan_package_template_names_and_marks_by_the_same_rule(root, tmp_path):

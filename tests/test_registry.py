@@ -12,13 +12,18 @@ import pytest
 from medgan_utils import registry
 from medgan_utils.downstream.classifier import SHIPPED_CLASSIFIERS, load_classifier
 from medgan_utils.errors import DataError
-from medgan_utils.evaluation.features import DOMAIN_ENCODER_DIR, load_domain_encoder
+from medgan_utils.evaluation.features import (
+    ANATOMY_ENCODER_DIR,
+    DOMAIN_ENCODER_DIR,
+    load_domain_encoder,
+    load_encoder,
+)
 from medgan_utils.gan.zoo import SHIPPED_MODELS, list_models, load_generator, model_path
 from medgan_utils.settings import PRETRAINED
 
 LOADERS = {
     "generator": lambda name: load_generator(name),
-    "encoder": lambda name: load_domain_encoder(),
+    "encoder": lambda name: load_encoder(name),
     "classifier": lambda name: load_classifier(name),
 }
 
@@ -54,6 +59,9 @@ def test_the_old_lists_read_the_registry():
     shipped = registry.artefact("lesion-classifier-synthetic")
     assert SHIPPED_CLASSIFIERS == {shipped.name: f"{shipped.folder}/{shipped.weights}"}
     assert DOMAIN_ENCODER_DIR == registry.artefact("domain-encoder").path
+    assert ANATOMY_ENCODER_DIR == registry.artefact("anatomy-encoder").path
+    encoders = {a.name for a in registry.artefacts("encoder")}
+    assert encoders == {"domain-encoder", "anatomy-encoder"}
     with pytest.raises(DataError, match="not a shipped artefact; known: brain-mri-dcgan-64"):
         registry.artefact("nope")
     with pytest.raises(ValueError, match="unknown kind"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from medgan_utils.appkit.core import (
     ALL_MODALITIES,
+    CATALOG_ENV,
     DOWNLOADS,
     MODALITIES,
     MODELS_ENV,
@@ -43,8 +44,8 @@ from medgan_utils.appkit.generation import (
     image_labels,
     load_model,
 )
-from medgan_utils.appkit.messages import ETHICS, user_message
-from medgan_utils.appkit.page import inline_png, page_caches
+from medgan_utils.appkit.messages import ETHICS, WORD_JOINER, escape_markdown, user_message
+from medgan_utils.appkit.page import inline_png, page_caches, settle_memory
 from medgan_utils.appkit.request import (
     MAX_COUNT,
     MAX_SEED,
@@ -62,6 +63,7 @@ from medgan_utils.appkit.request import (
 
 __all__ = [
     "ALL_MODALITIES",
+    "CATALOG_ENV",
     "CHUNK_PIXELS",
     "DOWNLOADS",
     "ETHICS",
@@ -72,6 +74,7 @@ __all__ = [
     "NEEDS_INPUT",
     "READY",
     "TRUNCATIONS",
+    "WORD_JOINER",
     "GenerationRequest",
     "InvalidRequest",
     "LoadedModel",
@@ -85,6 +88,7 @@ __all__ = [
     "chunk_size",
     "class_options",
     "decode_pngs",
+    "escape_markdown",
     "file_name",
     "generate_pngs",
     "image_labels",
@@ -100,6 +104,7 @@ __all__ = [
     "page_caches",
     "query_params",
     "query_request",
+    "settle_memory",
     "random_seed",
     "supports_truncation",
     "user_message",

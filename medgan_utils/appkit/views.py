@@ -4,6 +4,11 @@
 - latent interpolation between two seeds (:func:`interpolation_png`);
 - the memorization view: each sample beside its nearest training image
   (:func:`training_set`, :func:`nearest_training`, using :func:`memorization.memorization`);
+- whether a view may show a model's training images at all (:func:`training_withheld`): for
+  the built-in sets (template-derived, no patient's image), and for a served run trained on a
+  data folder only when the operator sets ``$MEDGAN_APP_SHOW_TRAINING_IMAGES=1``: a folder
+  may hold patients' images, which the memorization view and the Turing test would show to
+  every visitor;
 - a visual Turing test (:func:`turing_round`, :func:`turing_score`), the balanced round of
   :class:`~medgan_utils.evaluation.turing.TuringTest`.
 
@@ -13,6 +18,7 @@ They take the :class:`~medgan_utils.appkit.generation.LoadedModel` and PNG image
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,15 +38,53 @@ if TYPE_CHECKING:
     from medgan_utils.evaluation.memorization import MemorizationResult
 
 __all__ = [
+    "SHOW_TRAINING_ENV",
     "NearestView",
     "TuringItem",
     "training_set",
+    "training_images_allowed",
+    "training_withheld",
     "nearest_training",
     "interpolation_png",
     "evaluate_model",
     "turing_round",
     "turing_score",
 ]
+
+
+SHOW_TRAINING_ENV = "MEDGAN_APP_SHOW_TRAINING_IMAGES"
+
+
+def training_images_allowed() -> bool:
+    """Whether the operator lets the app show the training images of runs trained on a data
+    folder: ``$MEDGAN_APP_SHOW_TRAINING_IMAGES`` is ``1``, ``true`` or ``yes``. The page
+    reads it once per script run."""
+    return os.environ.get(SHOW_TRAINING_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def training_withheld(model: LoadedModel, allow_folders: bool = False) -> str | None:
+    """Why a view may not show ``model``'s training images, or ``None`` when it may.
+
+    They may be shown when the model was trained on a built-in set (template-derived
+    virtual subjects, no patient's image), or on a data folder that is on this server when
+    ``allow_folders`` (the operator's :func:`training_images_allowed`).
+    """
+    from medgan_utils.data.load import BUILTIN_NAMES
+
+    if not model.ours:
+        return "The training images of medigan's models are not available to this app."
+    data = str(model.meta.get("data", ""))
+    if data in BUILTIN_NAMES:
+        return None
+    if not allow_folders:
+        return (
+            "This model was trained on a data folder, which may hold patients' images, so this "
+            "app does not show its training images to visitors. The server's operator can "
+            f"allow it with `{SHOW_TRAINING_ENV}=1`."
+        )
+    if not data or not Path(data).exists():
+        return "This model's training images are not on this server."
+    return None
 
 
 def training_set(model: LoadedModel) -> MedicalImageDataset | None:

@@ -5,14 +5,34 @@ from __future__ import annotations
 import argparse
 import json
 
-__all__ = ["add_commands"]
+from medgan_utils.cli.options import count, seed
+from medgan_utils.evaluation.evaluate import DEFAULT_SPACES
+from medgan_utils.evaluation.features import EXTRACTORS
+
+__all__ = ["add_commands", "feature_spaces"]
+
+
+def feature_spaces(text: str) -> tuple[str, ...]:
+    """An argparse ``type``: comma-separated feature spaces, e.g. ``domain,anatomy``, each
+    one of :data:`~medgan_utils.evaluation.features.EXTRACTORS` (or ``pixels-N``), once."""
+    names = tuple(name.strip() for name in text.split(","))
+    for name in names:
+        size = name.partition("-")[2] if name.startswith("pixels-") else None
+        if name not in EXTRACTORS and not (size and size.isdigit() and int(size) > 0):
+            raise argparse.ArgumentTypeError(
+                f"unknown feature space {name!r} in {text!r}; use one or more of "
+                f"{', '.join(EXTRACTORS)} (or pixels-N), separated by commas"
+            )
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"name each feature space once, got {text!r}")
+    return names
 
 
 def _metrics(args: argparse.Namespace) -> int:
     from medgan_utils.evaluation.evaluate import evaluate
 
     report = evaluate(
-        args.real, args.fake, n=args.n, extractor=args.extractor, seed=args.seed, train=args.train
+        args.real, args.fake, n=args.n, extractor=args.features, seed=args.seed, train=args.train
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
     return 0
@@ -25,9 +45,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     metrics.add_argument("--real", required=True, help="'builtin', a folder or a file")
     metrics.add_argument("--fake", required=True, help="a model (name or run folder) or images")
-    metrics.add_argument("-n", type=int, help="images per set (default: half the real set)")
+    metrics.add_argument("-n", type=count(), help="images per set (default: half the real set)")
     metrics.add_argument("--train", help="the model's training images, for the near-copy check")
-    metrics.add_argument("--extractor", choices=("domain", "inception", "pixels"), default="domain")
-    metrics.add_argument("--seed", type=int, default=0)
+    metrics.add_argument(
+        "--features",
+        "--extractor",
+        dest="features",
+        type=feature_spaces,
+        default=DEFAULT_SPACES,
+        metavar="SPACES",
+        help="feature spaces, comma-separated: domain (strict on texture), anatomy (never "
+        "shown an artefact), inception (papers' FID; downloads its weights), pixels "
+        f"(default: {','.join(DEFAULT_SPACES)})",
+    )
+    metrics.add_argument("--seed", type=seed, default=0)
     metrics.add_argument("--json", action="store_true", help="print JSON for machines")
     metrics.set_defaults(func=_metrics)

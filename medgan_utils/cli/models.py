@@ -7,9 +7,20 @@ import json
 from pathlib import Path
 from typing import cast
 
-__all__ = ["add_commands", "CATALOG_HELP"]
+__all__ = ["add_commands", "add_unofficial_flag", "CATALOG_HELP"]
 
 CATALOG_HELP = "medigan catalog file (config/global.json); default $MEDGAN_CATALOG or cached"
+
+
+def add_unofficial_flag(parser: argparse.ArgumentParser) -> None:
+    """``--allow-unofficial-code``: run packages from outside medigan's official catalog."""
+    parser.add_argument(
+        "--allow-unofficial-code",
+        action="store_true",
+        default=None,
+        help="fetch and run model packages (Python code) from a catalog other than medigan's "
+        "official one (also MEDGAN_ALLOW_UNOFFICIAL_CODE=1); only for sources you trust",
+    )
 
 
 def _models_list(args: argparse.Namespace) -> int:
@@ -49,7 +60,12 @@ def _models_show(args: argparse.Namespace) -> int:
 def _models_fetch(args: argparse.Namespace) -> int:
     from medgan_utils.hub.generate import fetch_model
 
-    folder = fetch_model(args.model_id, args.catalog, timeout=args.timeout)
+    folder = fetch_model(
+        args.model_id,
+        args.catalog,
+        timeout=args.timeout,
+        allow_unofficial=args.allow_unofficial_code,
+    )
     print(f"{args.model_id}: checked and ready in {folder}")
     return 0
 
@@ -114,6 +130,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     fetch.add_argument("model_id")
     fetch.add_argument("--catalog", help=CATALOG_HELP)
     fetch.add_argument("--timeout", type=float, default=60.0, help="seconds per network wait")
+    add_unofficial_flag(fetch)
     fetch.set_defaults(func=_models_fetch)
 
     export = commands.add_parser(

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medgan_utils.cli.models import CATALOG_HELP
+from medgan_utils.cli.models import CATALOG_HELP, add_unofficial_flag
+from medgan_utils.cli.options import count, seed
 from medgan_utils.errors import DataError
 from medgan_utils.gan.zoo import DEFAULT_MODEL
 from medgan_utils.settings import SUPPORTED_SIZES
@@ -20,9 +21,13 @@ def _train(args: argparse.Namespace) -> int:
     from medgan_utils.gan.models import DCGANConfig
     from medgan_utils.gan.runs import train_run
     from medgan_utils.gan.train import TrainConfig
+    from medgan_utils.settings import pick_device
 
+    pick_device(args.device)  # a bad --device fails now, not after loading the data
     # reader options, passed on as keywords
-    data_options: dict[str, Any] = {"n_subjects": args.n_subjects} if args.n_subjects else {}
+    data_options: dict[str, Any] = {}
+    if args.n_subjects is not None:
+        data_options["n_subjects"] = args.n_subjects
     if args.data_seed is not None:
         data_options["seed"] = args.data_seed
     num_classes = 0
@@ -39,6 +44,8 @@ def _train(args: argparse.Namespace) -> int:
         num_classes=num_classes,
         spectral_norm=args.spectral_norm,
         norm=args.norm or ("layer" if args.loss == "wgan-gp" else "batch"),
+        upsample=args.upsample,
+        minibatch_std=args.minibatch_std,
     )
     config = TrainConfig(
         epochs=args.epochs,
@@ -46,10 +53,17 @@ def _train(args: argparse.Namespace) -> int:
         loss=args.loss,
         lr_g=args.lr_g,
         lr_d=args.lr_d,
-        n_critic=args.n_critic or (5 if args.loss == "wgan-gp" else 1),
+        n_critic=args.n_critic
+        if args.n_critic is not None
+        else (5 if args.loss == "wgan-gp" else 1),
         seed=args.seed,
         precision=args.precision,
         device=args.device,
+        ema_decay=args.ema_decay,
+        ema_warmup=args.ema_warmup,
+        r1_gamma=args.r1_gamma,
+        r1_interval=args.r1_interval,
+        augment=args.augment,
     )
     trainer = train_run(
         args.data,
@@ -145,6 +159,7 @@ def _generate_catalog(args: argparse.Namespace) -> int:
         out=args.out,
         catalog=args.loaded_catalog,
         install_dependencies=args.install_dependencies,
+        allow_unofficial=args.allow_unofficial_code,
         **extra,
     )
     print(f"wrote {len(files)} synthetic files from {args.model} (through medigan) to {args.out}")
@@ -154,19 +169,25 @@ def _generate_catalog(args: argparse.Namespace) -> int:
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """``medgan train`` and ``medgan generate`` (with its catalog options)."""
     train = commands.add_parser("train", help="train a DCGAN into a run folder")
-    train.add_argument("--data", required=True, help="'builtin', 'builtin-labelled' or a path")
+    train.add_argument(
+        "--data",
+        required=True,
+        help="'builtin', 'builtin-labelled', a path, or a public dataset's name (medgan data list)",
+    )
     train.add_argument("--image-size", type=int, default=64, choices=SUPPORTED_SIZES)
-    train.add_argument("--epochs", type=int, required=True)
+    train.add_argument("--epochs", type=count(), required=True)
     train.add_argument("--out", required=True, help="run folder, e.g. runs/brain64")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--seed", type=seed, default=0)
+    train.add_argument("--batch-size", type=count(), default=64)
     train.add_argument("--loss", choices=("bce", "hinge", "wgan-gp"), default="bce")
     train.add_argument("--lr-g", type=float, default=2e-4)
     train.add_argument("--lr-d", type=float, default=2e-4)
-    train.add_argument("--n-critic", type=int, help="D steps per G step (default 1; 5 for wgan-gp)")
-    train.add_argument("--width", type=int, default=64, help="channel multiplier (ngf = ndf)")
-    train.add_argument("--latent-dim", type=int, default=100)
+    train.add_argument(
+        "--n-critic", type=count(), help="D steps per G step (default 1; 5 for wgan-gp)"
+    )
+    train.add_argument("--width", type=count(), default=64, help="channel multiplier (ngf = ndf)")
+    train.add_argument("--latent-dim", type=count(), default=100)
     train.add_argument(
         "--norm",
         choices=("batch", "layer", "instance", "none"),
@@ -174,10 +195,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--spectral-norm", action="store_true")
     train.add_argument("--conditional", action="store_true", help="condition on class labels")
-    train.add_argument("--n-subjects", type=int, help="virtual subjects of the built-in set")
+    recipe = train.add_argument_group("the modern recipe (chapter 3; each off by default)")
+    recipe.add_argument("--ema-decay", type=float, help="sample and ship an average of G (0.999)")
+    recipe.add_argument("--ema-warmup", action="store_true", help="ramp the average's decay up")
+    recipe.add_argument("--r1-gamma", type=float, default=0.0, help="R1 penalty weight (0: off)")
+    recipe.add_argument("--r1-interval", type=count(), default=1, help="lazy R1: every k steps")
+    recipe.add_argument("--augment", default="", help="DiffAugment, e.g. translation,cutout")
+    recipe.add_argument(
+        "--upsample", choices=("transpose", "nearest", "bilinear"), default="transpose"
+    )
+    recipe.add_argument("--minibatch-std", type=count(0), default=0, help="D's group size (0: off)")
+    train.add_argument("--n-subjects", type=count(), help="virtual subjects of the built-in set")
     train.add_argument(
         "--data-seed",
-        type=int,
+        type=seed,
         help="seed of the built-in set's virtual subjects (another seed: other subjects)",
     )
     train.add_argument(
@@ -195,7 +226,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--model", default=DEFAULT_MODEL, help="shipped model name, run folder or catalog id"
     )
     gen.add_argument("-n", type=int, default=16, help="number of images")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=seed, default=0)
     gen.add_argument("--label", type=int, help="class index for a conditional generator")
     gen.add_argument("--out", required=True, help="output folder (must be new or empty)")
     gen.add_argument(
@@ -207,6 +238,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     gen.set_defaults(func=_generate)
     # a catalog model: generated through medigan
     gen.add_argument("--catalog", help=CATALOG_HELP)
+    add_unofficial_flag(gen)
     gen.add_argument(
         "--install-dependencies",
         action="store_true",

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
@@ -212,7 +213,11 @@ def subject_split(
 
 @dataclass
 class DatasetInfo:
-    """A summary of what the loader found, printed by ``medgan data info``."""
+    """A summary of what the loader found, printed by ``medgan data info``.
+
+    ``skipped`` counts the files left out per reason; ``skipped_files`` names them, per
+    reason (all of them; :meth:`to_text` shows the first ``names_shown`` of each).
+    """
 
     source: str
     n_images: int
@@ -222,8 +227,9 @@ class DatasetInfo:
     groups: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     intensity: dict[str, float] = field(default_factory=dict)
+    skipped_files: dict[str, list[str]] = field(default_factory=dict)
 
-    def to_text(self) -> str:
+    def to_text(self, names_shown: int = 5) -> str:
         lines = [
             f"source      {self.source}",
             f"images      {self.n_images} at {self.image_size}x{self.image_size}",
@@ -236,10 +242,24 @@ class DatasetInfo:
         lines.append("intensity   " + ", ".join(f"{k} {v:+.3f}" for k, v in self.intensity.items()))
         if self.skipped:
             lines.append(f"skipped     {sum(self.skipped.values())} file(s)")
-            lines += [f"  {n:>4} x {reason}" for reason, n in self.skipped.items()]
+            for reason, n in self.skipped.items():
+                lines.append(f"  {n:>4} x {reason}")
+                names = [_short(f, self.source) for f in self.skipped_files.get(reason, [])]
+                lines += [f"         {name}" for name in names[:names_shown]]
+                if len(names) > names_shown:
+                    lines.append(f"         ... and {len(names) - names_shown} more")
         else:
             lines.append("skipped     none")
         return "\n".join(lines)
+
+
+def _short(path: str, source: str) -> str:
+    """``path`` relative to the folder ``source`` when it lies inside it, else as given."""
+    try:
+        inside = str(Path(path).relative_to(source)) if source else "."
+    except ValueError:
+        return path
+    return path if inside == "." else inside
 
 
 def describe(dataset: MedicalImageDataset, source: str = "") -> DatasetInfo:
@@ -253,6 +273,9 @@ def describe(dataset: MedicalImageDataset, source: str = "") -> DatasetInfo:
         for k, v in m.groups.items():
             groups.setdefault(k, Counter())[v] += 1
     x = dataset.images
+    skipped_files: dict[str, list[str]] = {}
+    for path, reason in dataset.skipped:
+        skipped_files.setdefault(reason, []).append(path)
     return DatasetInfo(
         source=source or (dataset.meta[0].source if dataset.meta else ""),
         n_images=len(dataset),
@@ -262,4 +285,5 @@ def describe(dataset: MedicalImageDataset, source: str = "") -> DatasetInfo:
         groups={k: dict(sorted(v.items())) for k, v in sorted(groups.items())},
         skipped=dict(Counter(reason for _, reason in dataset.skipped).most_common()),
         intensity={"min": float(x.min()), "mean": float(x.mean()), "max": float(x.max())},
+        skipped_files=skipped_files,
     )

@@ -2,16 +2,22 @@
 
 A volume is made canonical (RAS+), scaled once onto ``[-1, 1]`` so its slices stay
 comparable, and sliced along one axis; nearly empty (background) slices are left out.
+The shape in the header (``.nii`` or ``.nii.gz``: nibabel reads only the header on load)
+is checked against the pixel budget (:mod:`medgan_utils.data.limits`) before the voxels
+are read.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from nibabel.spatialimages import SpatialImage
 
+from medgan_utils.data.limits import PixelBudget, check_regular_file
 from medgan_utils.data.slices import RawSlice, SliceMeta, check_finite, scale_to_unit
 from medgan_utils.errors import DataError
 
@@ -20,8 +26,13 @@ __all__ = ["load_nifti_volume", "read_nifti"]
 _AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
 
 
-def load_nifti_volume(path: str | Path) -> np.ndarray:
+def load_nifti_volume(path: str | Path, budget: PixelBudget | None = None) -> np.ndarray:
     """Load a NIfTI volume in RAS+ orientation (``nib.as_closest_canonical``).
+
+    Args:
+        path: the NIfTI file.
+        budget: the pixel budget to claim the header's shape from, before any voxel is
+            read (default: a fresh :class:`~medgan_utils.data.limits.PixelBudget`).
 
     Returns:
         ``(X, Y, Z)`` float32 in the file's own units (scl_slope applied, not rescaled):
@@ -29,12 +40,31 @@ def load_nifti_volume(path: str | Path) -> np.ndarray:
         gets ``Z = 1``; trailing axes of size 1 are squeezed.
 
     Raises:
-        DataError: NaN/inf voxels (with their count), or a 4-D volume with several volumes
-            (pass a 3-D volume, e.g. one extracted with ``nibabel.funcs.four_to_three``).
+        DataError: not a regular file or not NIfTI; NaN/inf voxels (with their count); a
+            4-D volume with several volumes (pass a 3-D volume, e.g. one extracted with
+            ``nibabel.funcs.four_to_three``); or (as
+            :class:`~medgan_utils.errors.PixelBudgetError`) a shape over the pixel budget.
     """
     path = Path(path)
+    check_regular_file(path)
+    budget = budget or PixelBudget(root=path)
     try:
-        img = nib.as_closest_canonical(nib.load(path))
+        img = nib.load(path)  # the header only; voxels stay on disk until get_fdata
+    except Exception as e:  # nibabel raises many types on a corrupt file
+        raise DataError(path, f"not a NIfTI file nibabel can read: {e}") from None
+    if not isinstance(img, SpatialImage):
+        raise DataError(path, f"not a NIfTI image: nibabel reads it as {type(img).__name__}")
+    shape = tuple(int(n) for n in img.shape)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    if len(shape) > 3:
+        n = math.prod(shape[3:])
+        raise DataError(path, f"4-D volume with {n} volumes; pass a 3-D volume")
+    if not 2 <= len(shape) <= 3 or min(shape) < 1:
+        raise DataError(path, f"header claims an unusable shape {shape}")
+    budget.claim(path, shape)  # before as_closest_canonical, which may read the voxels
+    try:
+        img = nib.as_closest_canonical(img)
         data = np.asarray(img.get_fdata(dtype=np.float32))
     except Exception as e:  # nibabel raises many types on a corrupt file
         raise DataError(path, f"not a NIfTI file nibabel can read: {e}") from None
@@ -42,15 +72,15 @@ def load_nifti_volume(path: str | Path) -> np.ndarray:
         data = data[..., 0]
     if data.ndim == 2:
         data = data[:, :, None]
-    if data.ndim != 3:
-        n = int(np.prod(data.shape[3:]))
-        raise DataError(path, f"4-D volume with {n} volumes; pass a 3-D volume")
     check_finite(path, data)
     return data
 
 
 def read_nifti(
-    path: str | Path, axis: str | int = "axial", min_foreground: float = 0.1
+    path: str | Path,
+    axis: str | int = "axial",
+    min_foreground: float = 0.1,
+    budget: PixelBudget | None = None,
 ) -> list[RawSlice]:
     """Slice a NIfTI volume (``.nii``/``.nii.gz``) into display-oriented 2-D images.
 
@@ -72,6 +102,7 @@ def read_nifti(
         path: the NIfTI file.
         axis: ``"axial"`` (z, 2), ``"coronal"`` (y, 1), ``"sagittal"`` (x, 0), or 0/1/2.
         min_foreground: minimum foreground fraction of a kept slice, in ``[0, 1]``.
+        budget: passed to :func:`load_nifti_volume`.
 
     Returns:
         Kept slices, float32 in ``[-1, 1]``; ``slice_index`` is the index along ``axis``
@@ -82,7 +113,7 @@ def read_nifti(
     if axis not in _AXES and axis not in (0, 1, 2):
         raise ValueError(f"axis must be one of {list(_AXES)} or 0, 1, 2, got {axis!r}")
     ax = _AXES[axis] if isinstance(axis, str) else int(axis)
-    data = load_nifti_volume(path)
+    data = load_nifti_volume(path, budget)
     nonzero = data[data != 0]
     lo, hi = np.percentile(nonzero, [0.5, 99.5]) if nonzero.size else (0.0, 0.0)
     lo = min(float(lo), 0.0)

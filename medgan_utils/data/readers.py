@@ -11,10 +11,16 @@ file's own resolution; resizing and stacking into tensors is
 
 Error reasons have the form ``"what went wrong"`` or ``"what went wrong: detail"``;
 ``read_path(..., on_error="skip")`` groups skipped files by the part before ``": "``.
+
+Hostile input is refused before it costs anything: every header is checked against one
+pixel budget (:mod:`~medgan_utils.data.limits`) before decoding, non-regular files (FIFOs,
+devices) are never opened, and symlinked folders are followed only inside the folder read.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -25,12 +31,13 @@ from pydicom.dataset import Dataset
 
 from medgan_utils.data.dicom import dicom_slices, read_dicom_dataset
 from medgan_utils.data.images import IMAGE_SUFFIXES, read_image_and_mode
+from medgan_utils.data.limits import PixelBudget, check_regular_file, file_kind
 from medgan_utils.data.nifti import read_nifti
 from medgan_utils.data.npz import read_npz
 from medgan_utils.data.slices import RawSlice, ReadResult
-from medgan_utils.errors import DataError
+from medgan_utils.errors import DataError, TotalPixelBudgetError
 
-__all__ = ["read_path", "warn_skipped"]
+__all__ = ["read_path", "warn_skipped", "skipped_text"]
 
 
 def read_path(
@@ -42,6 +49,8 @@ def read_path(
     npz_split: str = "train",
     subject_pattern: str | None = None,
     class_folders: bool | None = None,
+    max_pixels: int | None = None,
+    max_total_pixels: int | None = None,
 ) -> ReadResult:
     """Read a file, or every supported file in a folder, into 2-D slices.
 
@@ -57,43 +66,75 @@ def read_path(
     (:func:`~medgan_utils.data.dicom.read_dicom_series`). Mixed image sizes or modes are fine
     (the dataset resizes) and give one warning.
 
+    Left out with a warning that names them, whatever ``on_error`` says (they are never
+    opened): FIFOs, sockets and devices inside the folder, broken links, unreadable
+    subfolders, and symlinked subfolders whose target resolves outside the folder read.
+    Symlinked subfolders inside it are followed, each real folder read once (a second
+    path to it is left out with a warning): a dataset folder cannot pull in files from
+    elsewhere on the machine, nor loop forever through a link to its own parent.
+    Symlinked *files* are read wherever they point (one file each, no traversal), as
+    before. A FIFO or device given as ``path`` itself raises :class:`DataError` at once.
+
+    Every file's header is checked against one pixel budget before decoding
+    (:mod:`medgan_utils.data.limits`): a file over ``max_pixels`` raises
+    :class:`~medgan_utils.errors.PixelBudgetError` (``on_error="skip"`` leaves it out), a
+    read over ``max_total_pixels`` in all raises
+    :class:`~medgan_utils.errors.TotalPixelBudgetError` whatever ``on_error`` says.
+
     Args:
         path: a file or a folder.
         on_error: ``"raise"`` stops at the first unreadable or unsupported file with a
             :class:`DataError` naming it; ``"skip"`` leaves such files out, lists them in
-            :attr:`~medgan_utils.data.slices.ReadResult.skipped` and warns once with the
-            counts per reason.
+            :attr:`~medgan_utils.data.slices.ReadResult.skipped` and warns once, naming
+            them, with the counts per reason.
         axis, min_foreground: passed to :func:`~medgan_utils.data.nifti.read_nifti`.
         npz_split: passed to :func:`~medgan_utils.data.npz.read_npz` as ``split``.
         subject_pattern: passed to :func:`~medgan_utils.data.images.read_image_file`.
         class_folders: ``None`` decides as described above; ``True`` or ``False`` forces
             class subfolders on (when all entries are folders) or off.
+        max_pixels: the most pixel values one file may decode (default: env
+            ``MEDGAN_MAX_PIXELS``, else ``2**28``).
+        max_total_pixels: the most pixels the whole read may keep (default: env
+            ``MEDGAN_MAX_TOTAL_PIXELS``, else ``2**31``).
 
     Raises:
-        DataError: a bad file under ``"raise"``, or nothing readable at all.
+        DataError: a bad file under ``"raise"``, a FIFO or device as ``path``, a read over
+            the total pixel budget, or nothing readable at all.
     """
     root = Path(path)
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     if not root.exists():
         raise DataError(root, "no such file or folder")
+    budget = PixelBudget(max_pixels, max_total_pixels, root=root)
     groups: list[tuple[str | None, list[Path]]] = [(None, [root])]
+    left_out: list[tuple[str, str]] = []  # never opened, whatever on_error says
     if root.is_dir():
+        files, left_out = _walk(root)
         entries = [p for p in sorted(root.iterdir()) if not p.name.startswith(".")]
         classes = bool(entries) and all(p.is_dir() for p in entries)
         if class_folders is None:
             # A DICOM export nests patient/study/series folders, not classes.
-            classes = classes and not any(_is_dicom(f) for f in _walk(root))
+            classes = classes and not any(_is_dicom(f) for f in files)
         else:
             classes = class_folders and classes
-        groups = [(p.name, _walk(p)) for p in entries] if classes else [(None, _walk(root))]
+        groups = (
+            [
+                (p.name, [f for f in files if f.relative_to(root).parts[0] == p.name])
+                for p in entries
+            ]
+            if classes
+            else [(None, files)]
+        )
+    else:
+        check_regular_file(root)
     readers: dict[str, Callable[[Path], tuple[list[RawSlice], str]]] = {
-        "image": lambda f: read_image_and_mode(f, subject_pattern),
-        "nifti": lambda f: (read_nifti(f, axis, min_foreground), "NIfTI"),
-        "npz": lambda f: (read_npz(f, npz_split), "npz"),
+        "image": lambda f: read_image_and_mode(f, subject_pattern, budget),
+        "nifti": lambda f: (read_nifti(f, axis, min_foreground, budget), "NIfTI"),
+        "npz": lambda f: (read_npz(f, npz_split, budget), "npz"),
     }
     slices: list[RawSlice] = []
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = list(left_out)
     modes: Counter[str] = Counter()
     for label, files in groups:
         found: list[RawSlice] = []
@@ -102,12 +143,12 @@ def read_path(
             try:
                 kind = _kind(file)
                 if kind == "dicom":  # read as series once the folder is done
-                    dicoms.append((file, read_dicom_dataset(file)))
+                    dicoms.append((file, read_dicom_dataset(file, budget)))
                     modes[str(dicoms[-1][1].get("PhotometricInterpretation", "DICOM"))] += 1
                     continue
                 new, mode = readers[kind](file)
             except DataError as e:
-                if on_error == "raise":
+                if on_error == "raise" or isinstance(e, TotalPixelBudgetError):
                     raise
                 skipped.append((e.path, e.reason))
                 continue
@@ -130,15 +171,47 @@ def read_path(
     return ReadResult(slices, skipped)
 
 
-def _walk(folder: Path) -> list[Path]:
-    """Files below ``folder`` in sorted order, without hidden ones and DICOMDIR indexes."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.name != "DICOMDIR"
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+def _walk(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Regular files below ``root`` in sorted order, and ``(path, reason)`` of what is left out.
+
+    Hidden entries and ``DICOMDIR`` indexes are ignored without a word. Left out with a
+    reason: anything that is not a regular file or a folder (FIFOs, sockets, devices:
+    ``stat`` tells, nothing is opened), broken links, unreadable folders, symlinked
+    folders that lead outside ``root``, and a second path to a folder already read.
+    """
+    real_root = root.resolve()
+    seen = {real_root}
+    files: list[Path] = []
+    left_out: list[tuple[str, str]] = []
+
+    def visit(folder: Path) -> None:
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as e:
+            left_out.append((str(folder), f"unreadable folder: {e.strerror or e}"))
+            return
+        for p in entries:
+            if p.name.startswith(".") or p.name == "DICOMDIR":
+                continue
+            try:
+                mode = os.stat(p).st_mode  # follows links
+            except OSError as e:
+                left_out.append((str(p), f"broken link or unreadable entry: {e.strerror or e}"))
+                continue
+            if stat.S_ISREG(mode):
+                files.append(p)
+            elif not stat.S_ISDIR(mode):
+                left_out.append((str(p), f"not a regular file: {file_kind(mode)}, not opened"))
+            elif not (real := p.resolve()).is_relative_to(real_root):
+                left_out.append((str(p), f"symlinked folder leads outside the folder read: {real}"))
+            elif real in seen:
+                left_out.append((str(p), f"folder already read through another path: {real}"))
+            else:
+                seen.add(real)
+                visit(p)
+
+    visit(root)
+    return sorted(files), left_out
 
 
 def _is_dicom(file: Path) -> bool:
@@ -181,10 +254,31 @@ def _warn_mixed(slices: list[RawSlice], modes: Counter[str], root: Path) -> None
         )
 
 
-def warn_skipped(skipped: Sequence[tuple[str, str]], root: str | Path) -> None:
-    """Issue the one warning that ``on_error="skip"`` promises: counts per reason."""
+def warn_skipped(skipped: Sequence[tuple[str, str]], root: str | Path, names: int = 5) -> None:
+    """Issue the one warning that ``on_error="skip"`` promises: counts and names per reason.
+
+    Args:
+        skipped: ``(path, reason)`` of every file left out.
+        root: the file or folder read, named first.
+        names: how many file names to give per reason before ``"and N more"``.
+    """
     if not skipped:
         return
-    reasons = Counter(reason for _, reason in skipped).most_common()
-    detail = "; ".join(f"{n} x {reason}" for reason, n in reasons)
-    warnings.warn(f"{root}: skipped {len(skipped)} file(s): {detail}", stacklevel=3)
+    warnings.warn(
+        f"{root}: skipped {len(skipped)} file(s): {skipped_text(skipped, names)}", stacklevel=3
+    )
+
+
+def skipped_text(skipped: Sequence[tuple[str, str]], names: int = 5) -> str:
+    """``"2 x reason (a.png, b.png); 1 x other (c.dcm)"``: counts per reason, and the first
+    ``names`` files of each."""
+    by_reason: dict[str, list[str]] = {}
+    for path, reason in skipped:
+        by_reason.setdefault(reason, []).append(path)
+    parts = []
+    for reason, paths in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+        listed = ", ".join(paths[:names]) + (
+            f", and {len(paths) - names} more" if len(paths) > names else ""
+        )
+        parts.append(f"{len(paths)} x {reason} ({listed})")
+    return "; ".join(parts)

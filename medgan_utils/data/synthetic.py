@@ -60,9 +60,17 @@ def load_synthetic_dataset(
     Returns:
         A dataset whose items carry ``groups = {"model": id, "synthetic": "true"}`` and a
         subject per image (synthetic images have no patient).
+
+    Raises:
+        DataError: no manifest, a row naming a file outside ``folder`` (``../x.png``, an
+            absolute path, a link leading out), or an image that cannot be read.
     """
     folder, slices = Path(folder), []
-    for row in read_manifest(folder):
+    for line, row in enumerate(read_manifest(folder), start=2):
+        if not (folder / row["file"]).resolve().is_relative_to(folder.resolve()):
+            raise DataError(
+                folder / MANIFEST, f"line {line}: file {row['file']!r} lies outside {folder}"
+            )
         (raw,) = read_image_file(folder / row["file"])
         label = row["model_id"] if label_by == "model" else (row["label"] or None)
         meta = SliceMeta(

@@ -122,6 +122,7 @@ def _per_class(models: Mapping[str, Any], config: FinetuneConfig) -> LabelledIma
     import tempfile
 
     from medgan_utils.data.synthetic import load_synthetic_dataset
+    from medgan_utils.exports import safe_name
     from medgan_utils.gan.zoo import list_models
     from medgan_utils.hub.catalog import load_catalog
     from medgan_utils.hub.generate import build_synthetic_dataset
@@ -133,8 +134,8 @@ def _per_class(models: Mapping[str, Any], config: FinetuneConfig) -> LabelledIma
     ours = list_models()
     # Run folders join the catalog as local models named after the folder; medigan's
     # catalog is fetched only for a model that is neither ours nor a folder (medigan's own).
-    local = {
-        f"local-{Path(m).name}": str(m)
+    local = {  # ids become folder names: hub.policy allows letters, digits, '_' and '-'
+        f"local-{safe_name(Path(m).name)}": str(m)
         for m in models.values()
         if str(m) not in ours and Path(m).is_dir()
     }

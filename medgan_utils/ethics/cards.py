@@ -121,6 +121,26 @@ def _score_text(score: dict[str, Any]) -> str:
         return ", ".join(f"{k} {fmt(v)}" for k, v in score.items() if v is not None)
 
 
+def _spaces(ev: dict[str, Any], measure: str) -> list[str]:
+    """One line per feature space: what it sees; the default spaces an evaluation lacks
+    (recorded before there were two) say that they were not measured and how to measure."""
+    from medgan_utils.evaluation.evaluate import DEFAULT_SPACES
+    from medgan_utils.evaluation.features import SPACE_DESCRIPTIONS
+
+    spaces = ev.get("spaces") or {ev.get("extractor", "?"): ev.get("feature_dim", "?")}
+    lines = ["Feature spaces:"]
+    for name, dim in spaces.items():
+        about = SPACE_DESCRIPTIONS.get(name)
+        lines.append(f"- {name} ({dim}-d)" + (f": {about}" if about else ""))
+    for name in DEFAULT_SPACES:
+        if name not in spaces:
+            lines.append(
+                f"- {name}: not measured (this evaluation predates it or left it out); "
+                f"measure it with {measure}"
+            )
+    return lines
+
+
 def _metrics(
     evaluation: dict[str, Any] | None, extra: dict[str, Any] | None, measure: str
 ) -> list[str]:
@@ -131,11 +151,11 @@ def _metrics(
     if scores:
         ev = evaluation or {}
         lines.append(
-            f"Real: {ev.get('real', '?')}; generated: {ev.get('fake', '?')}; features "
-            f"{ev.get('extractor', '?')}. Each score has beside it the same metric between two "
-            "disjoint real subsets of the same size (the floor a perfect generator would reach)."
+            f"Real: {ev.get('real', '?')}; generated: {ev.get('fake', '?')}. Each score has "
+            "beside it the same metric between two disjoint real subsets of the same size (the "
+            "floor a perfect generator would reach)."
         )
-        lines.append("")
+        lines += ["", *_spaces(ev, measure), ""]
         lines += [f"- {key}: {_score_text(s)}" for key, s in scores.items()]
         if ev.get("call"):
             lines.append(f"- evaluation: {ev['call']}")

@@ -1,7 +1,7 @@
 """Measuring synthetic images.
 
-- :mod:`~medgan_utils.evaluation.features`: the feature spaces (domain encoder, Inception,
-  pixels);
+- :mod:`~medgan_utils.evaluation.features`: the feature spaces (the domain and anatomy
+  encoders, Inception, pixels);
 - :mod:`~medgan_utils.evaluation.metrics`: the scores (FID, KID, precision/recall, diversity)
   and :class:`~medgan_utils.evaluation.metrics.Score`, a score beside its floor;
 - :mod:`~medgan_utils.evaluation.evaluate`: :func:`~medgan_utils.evaluation.evaluate.evaluate`,

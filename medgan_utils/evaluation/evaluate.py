@@ -7,6 +7,13 @@ splits; it adds diversity within each set and the near-copy check of
 :mod:`medgan_utils.evaluation.memorization`. The scores themselves are the functions of
 :mod:`medgan_utils.evaluation.metrics`.
 
+FID, KID, precision and recall are measured in each feature space asked for, by default
+both of the project's (:data:`DEFAULT_SPACES`): ``"domain"``, whose encoder also learnt to
+spot synthetic artefacts (strict on texture), and ``"anatomy"``, the same network trained
+without them (what the slices show). The first space's scores keep the plain keys
+(``"fid"``, ``"kid"``, ``"precision"``, ``"recall"``); each further space's are prefixed
+with its name (``"anatomy_fid"``, ...).
+
 An :class:`EvaluationReport` reads as text (:meth:`~EvaluationReport.to_text`), JSON
 (:meth:`~EvaluationReport.to_dict`) or table rows (:meth:`~EvaluationReport.to_rows`, the
 app's table); :func:`reports_table` sets several models side by side with the floor below
@@ -20,7 +27,7 @@ Example:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +35,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from medgan_utils.evaluation.features import FeatureExtractor, check_images, get_extractor
+from medgan_utils.evaluation.features import (
+    SPACE_DESCRIPTIONS,
+    FeatureExtractor,
+    check_images,
+    get_extractor,
+)
 from medgan_utils.evaluation.memorization import MemorizationResult, memorization
 from medgan_utils.evaluation.metrics import (
     Score,
@@ -43,9 +55,18 @@ if TYPE_CHECKING:
 
     from medgan_utils.gan.models import Generator
 
-__all__ = ["EvaluationReport", "evaluate", "reports_table"]
+__all__ = ["DEFAULT_SPACES", "EvaluationReport", "evaluate", "reports_table", "score_key"]
 
 FLOOR_ROW = "floor (real vs real)"
+#: The feature spaces :func:`evaluate` (and ``medgan metrics``) measure in by default.
+DEFAULT_SPACES = ("domain", "anatomy")
+PROJECT_SPACES = ("domain", "anatomy")  # the project's own encoders: not papers' FID
+
+
+def score_key(metric: str, space_index: int, space: str) -> str:
+    """The key of a score in :attr:`EvaluationReport.scores`: ``metric`` for the first
+    feature space (``"fid"``), ``"<space>_<metric>"`` for the others (``"anatomy_fid"``)."""
+    return metric if space_index == 0 else f"{space}_{metric}"
 
 
 @dataclass
@@ -85,7 +106,13 @@ def _prepare(source: Any, image_size: int, what: str) -> _ImageSet | tuple[Gener
     if isinstance(source, MedicalImageDataset):
         return _ImageSet(source.images, source.subjects, f"dataset of {len(source)} images")
     if isinstance(source, str | Path):
-        ds = load_dataset(source, image_size if image_size in SUPPORTED_SIZES else 64)
+        from medgan_utils.exports import read_samples
+
+        size = image_size if image_size in SUPPORTED_SIZES else 64
+        # a `medgan generate` folder: its samples, not its grid.png (the exports naming rule)
+        ds = read_samples(source, size)
+        if ds is None:
+            ds = load_dataset(source, size)
         return _ImageSet(ds.images, ds.subjects, f"{source} ({len(ds)} images)")
     raise TypeError(f"cannot evaluate a {type(source).__name__}: pass images, a path or a model")
 
@@ -93,8 +120,10 @@ def _prepare(source: Any, image_size: int, what: str) -> _ImageSet | tuple[Gener
 def _halves(
     n_total: int, subjects: list[str] | None, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Two disjoint index sets of the real images, subject-disjoint when ids are known."""
-    if subjects is not None and len(set(subjects)) >= 2:
+    """Two disjoint index sets of the real images, subject-disjoint when ids are known; the
+    flag says whether that split was by subject. Where every image is its own subject (no
+    subject ids, e.g. MedMNIST) it is a split by image, and the flag says so."""
+    if subjects is not None and 2 <= len(set(subjects)) < n_total:
         groups: dict[str, list[int]] = {}
         for i, s in enumerate(subjects):
             groups.setdefault(s, []).append(i)
@@ -116,11 +145,16 @@ class EvaluationReport:
         n: images per set (real reference, real floor subset, generated).
         n_splits: random real splits the scores are averaged over.
         image_size: side of the images.
-        extractor: feature space name; ``feature_dim`` its dimension.
+        extractor: the first feature space's name; ``feature_dim`` its dimension.
         scores: ``"fid"`` (absent when ``n <= feature_dim``), ``"kid"``, ``"precision"``,
-            ``"recall"``, ``"diversity"``, each a :class:`Score`.
+            ``"recall"`` in the first feature space, the same prefixed with the space's name
+            for every further one (``"anatomy_fid"``, see :func:`score_key`), and
+            ``"diversity"`` (pixels), each a :class:`Score`.
         memorization: near-copy check against the training images, or ``None``.
         notes: caveats and warnings, in words.
+        spaces: every feature space measured, name -> dimension, the first one first
+            (``{"domain": 128, "anatomy": 128}``); empty in reports made before there were
+            several, which measured ``extractor`` only.
     """
 
     real: str
@@ -134,6 +168,11 @@ class EvaluationReport:
     scores: dict[str, Score]
     memorization: MemorizationResult | None = None
     notes: list[str] = field(default_factory=list)
+    spaces: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.spaces:
+            self.spaces = {self.extractor: self.feature_dim}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: numbers, names and notes (no arrays)."""
@@ -143,16 +182,26 @@ class EvaluationReport:
         return out
 
     def to_text(self) -> str:
-        """One line per metric with its floor, then the notes."""
+        """One line per metric with its floor (grouped by feature space), then the notes."""
+        spaces = [
+            f"{name} ({dim}-d)"
+            + (f": {SPACE_DESCRIPTIONS[name]}" if name in SPACE_DESCRIPTIONS else "")
+            for name, dim in self.spaces.items()
+        ]
         lines = [
             f"real      {self.real}",
             f"fake      {self.fake}",
-            f"features  {self.extractor} ({self.feature_dim}-d), {self.image_size} px images",
+            f"images    {self.image_size} px",
+            *(f"{'features' if i == 0 else '':10}{text}" for i, text in enumerate(spaces)),
             f"floors    the same metric between two disjoint real subsets of n={self.n}",
             f"          mean ± sd over {self.n_splits} random splits (KID: sd over subsets)",
-            "",
-            *(f"  {s}" for s in self.scores.values()),
         ]
+        previous = None
+        for score in self.scores.values():
+            if score.extractor != previous:
+                lines.append("")
+                previous = score.extractor
+            lines.append(f"  {score}")
         if self.memorization is not None:
             lines.append(f"  {self.memorization}")
         lines += [f"note: {note}" for note in self.notes]
@@ -239,15 +288,20 @@ def _scores(
     k: int,
     seed: int,
     notes: list[str],
+    named: bool = False,
 ) -> dict[str, Score]:
     """FID, KID, precision and recall of ``fake`` against each split's first real half
-    (value) and of the second half against the first (floor), averaged over the splits."""
+    (value) and of the second half against the first (floor), averaged over the splits.
+
+    ``named``: precision and recall carry the space's name (``"anatomy precision"``), for
+    reports of several spaces; the keys are always the plain metric names."""
     used = np.unique(np.concatenate([np.concatenate(ab) for ab in splits]))
     feats = torch.zeros(len(real), ext.dim, dtype=torch.float64)
     feats[used] = ext(real[used])
     ff, n = ext(fake), len(splits[0][0])
     pairs = [(feats[a], feats[b]) for a, b in splits]
     prefix = f"{ext.label} " if ext.label else ""
+    tag = f"{ext.label or ext.name} " if named else ""
 
     def score(name: str, values: list[float], floors: list[float], **kw: Any) -> Score:
         if len(splits) > 1:
@@ -260,7 +314,7 @@ def _scores(
         scores["fid"] = score(f"{prefix}FID", *map(list, zip(*fid, strict=True)))
     else:
         msg = (
-            f"FID skipped: n={n} images per set is not more than the {ext.dim} feature "
+            f"{prefix}FID skipped: n={n} images per set is not more than the {ext.dim} feature "
             "dimensions (singular covariance); read KID, unbiased at any n, or use more images"
         )
         warnings.warn(msg, stacklevel=3)
@@ -275,15 +329,29 @@ def _scores(
     pr = [(precision_recall(a, ff, k), precision_recall(a, b, k)) for a, b in pairs]
     for i, name in enumerate(("precision", "recall")):
         values, floors = [v[i] for v, _ in pr], [f[i] for _, f in pr]
-        scores[name] = score(name, values, floors, higher_is_better=True)
+        scores[name] = score(f"{tag}{name}", values, floors, higher_is_better=True)
     return scores
+
+
+def _extractors(
+    extractor: str | FeatureExtractor | Sequence[str | FeatureExtractor],
+) -> list[FeatureExtractor]:
+    """One extractor per feature space asked for, each space once."""
+    items = [extractor] if isinstance(extractor, str | FeatureExtractor) else list(extractor)
+    if not items:
+        raise ValueError("extractor: name at least one feature space, e.g. 'domain'")
+    exts = [get_extractor(e) for e in items]
+    names = [e.name for e in exts]
+    if len(set(names)) < len(names):
+        raise ValueError(f"extractor: each feature space once, got {', '.join(names)}")
+    return exts
 
 
 def evaluate(
     real: Any,
     fake: Any,
     n: int | None = None,
-    extractor: str | FeatureExtractor = "domain",
+    extractor: str | FeatureExtractor | Sequence[str | FeatureExtractor] = DEFAULT_SPACES,
     seed: int = 0,
     *,
     train: Any = None,
@@ -292,13 +360,14 @@ def evaluate(
     k: int = 3,
     n_splits: int = 5,
 ) -> EvaluationReport:
-    """Compare generated images with real ones: FID, KID, precision/recall, diversity and
-    near-copies, each beside its real-vs-real floor.
+    """Compare generated images with real ones: FID, KID, precision/recall (in each feature
+    space asked for), diversity and near-copies, each beside its real-vs-real floor.
 
     The real images are split into two disjoint halves (by subject when the source knows
-    subjects); ``n`` images of one half are the reference, ``n`` of the other give the
-    floors, and ``n`` generated images are scored against the same reference. This is
-    repeated for ``n_splits`` random splits and averaged.
+    subjects; by image, with a note, where it has none, as in MedMNIST); ``n`` images of
+    one half are the reference, ``n`` of the other give the floors, and ``n`` generated
+    images are scored against the same reference. This is repeated for ``n_splits`` random
+    splits and averaged.
 
     Args:
         real: a tensor ``(N, C, S, S)`` in ``[-1, 1]``, a :class:`MedicalImageDataset`, or a
@@ -307,8 +376,10 @@ def evaluate(
             ``generator.safetensors``, or a :class:`~medgan_utils.gan.models.Generator`
             (``n`` images are generated with ``seed``).
         n: images per set; default and maximum: half the real set (at most 5,000).
-        extractor: ``"domain"`` (default, offline), ``"inception"``, ``"pixels"`` or an
-            extractor instance.
+        extractor: the feature spaces, a name or instance or a sequence of them: default
+            :data:`DEFAULT_SPACES` (``"domain"`` and ``"anatomy"``, both offline); also
+            ``"inception"`` (papers' FID; downloads its weights), ``"pixels"``. The first
+            space's scores have the plain keys (``"fid"``), the others' are prefixed.
         seed: seeds the real split, the generation, KID subsets and diversity pairs.
         train: the model's training images for the near-copy check; default ``real``.
         heldout: real images the model never saw, to calibrate that check; default: the
@@ -320,12 +391,15 @@ def evaluate(
             subsets). One split's floor depends much on which subjects it drew.
 
     Raises:
-        ValueError: sets of different image size or channel count, NaN images, or a real
-            set of fewer than 4 images. DataError: an unreadable or empty folder.
+        ValueError: sets of different image size or channel count, NaN images, a real set
+            of fewer than 4 images, or a feature space named twice. DataError: an
+            unreadable or empty folder.
     """
     from medgan_utils.gan.zoo import generate
 
-    ext = get_extractor(extractor)
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
+    exts = _extractors(extractor)
     is_path = lambda s: isinstance(s, str | Path) and not _is_model(s)  # noqa: E731
     fake_src = None if is_path(fake) else _prepare(fake, 64, "fake images")
     real_src = None if is_path(real) else _prepare(real, 64, "real images")
@@ -376,7 +450,10 @@ def evaluate(
             f"load_dataset(path, image_size={s}) or resize the tensors)"
         )
 
-    scores = _scores(real_src.images, fake_images, splits, ext, k, seed, notes)
+    scores: dict[str, Score] = {}
+    for i, ext in enumerate(exts):
+        space = _scores(real_src.images, fake_images, splits, ext, k, seed, notes, len(exts) > 1)
+        scores |= {score_key(key, i, ext.name): value for key, value in space.items()}
     div, div_name = diversity(fake_images, seed=seed)
     scores["diversity"] = Score(
         f"{div_name} within set",
@@ -386,8 +463,12 @@ def evaluate(
         "pixels",
         floor_label="within real",
     )
-    if ext.name == "domain":
-        notes.append("domain FID/KID use the project's MRI encoder: not comparable with papers")
+    own = [e.name for e in exts if e.name in PROJECT_SPACES]
+    if own:
+        notes.append(
+            f"{' and '.join(own)} FID/KID use the project's MRI encoder"
+            f"{'s' if len(own) > 1 else ''}: not comparable with papers"
+        )
 
     mem = None
     if check_memorization:
@@ -403,11 +484,12 @@ def evaluate(
         fake=fake_text,
         n=n_eff,
         image_size=int(real_a.shape[-1]),
-        extractor=ext.name,
-        feature_dim=ext.dim,
+        extractor=exts[0].name,
+        feature_dim=exts[0].dim,
         seed=seed,
         n_splits=max(1, n_splits),
         scores=scores,
         memorization=mem,
         notes=notes,
+        spaces={e.name: e.dim for e in exts},
     )

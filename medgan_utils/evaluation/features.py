@@ -7,12 +7,21 @@ Every extractor maps images ``(N, C, S, S)`` in ``[-1, 1]`` to features ``(N, D)
   ``medgan_utils/pretrained/domain_encoder`` with its model card. FID in this space is
   *domain FID*: useful to compare models on this data, **not comparable** with the
   Inception-FID numbers in papers.
+- ``"anatomy"``: :class:`AnatomyFeatures`, the same network trained on the same set for
+  axial level and lesion only (its site head is a linear probe fitted afterwards): no
+  artefact head and no corrupted inputs (``scripts/train_anatomy_encoder.py``, shipped in
+  ``medgan_utils/pretrained/anatomy_encoder``). The domain space is strict on texture by
+  construction (its artefact head learnt to tell noise, blur and checkerboards from clean
+  slices); this one was never asked to, so it says how far generated slices are from real
+  ones in what they show. Why this network, and not the same one trained for site too nor a
+  self-supervised one: see the script's docstring (all three were trained and measured).
 - ``"inception"``: the standard FID network (Inception-v3 pool3, 2048-d) through
   torchmetrics and torch-fidelity, which download its weights on first use.
 - ``"pixels"``: raw pixels downsampled to 16 x 16 (256-d), a baseline for tests and teaching.
 
 Example:
     >>> feats = get_extractor("domain")(images)    # (N, 128)            # doctest: +SKIP
+    >>> feats = get_extractor("anatomy")(images)   # (N, 128)            # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -32,6 +41,9 @@ from medgan_utils import registry
 from medgan_utils.weights import load_state, read_json
 
 __all__ = [
+    "ANATOMY_ENCODER_DIR",
+    "SPACE_DESCRIPTIONS",
+    "AnatomyFeatures",
     "DOMAIN_ENCODER_DIR",
     "EXTRACTORS",
     "DomainEncoderConfig",
@@ -42,13 +54,29 @@ __all__ = [
     "PixelFeatures",
     "check_images",
     "get_extractor",
+    "load_anatomy_encoder",
     "load_domain_encoder",
+    "load_encoder",
     "save_domain_encoder",
 ]
 
 DOMAIN_ENCODER = "domain-encoder"  # its name in medgan_utils.registry
 DOMAIN_ENCODER_DIR = registry.artefact(DOMAIN_ENCODER).path
-EXTRACTORS = ("domain", "inception", "pixels")
+ANATOMY_ENCODER = "anatomy-encoder"
+ANATOMY_ENCODER_DIR = registry.artefact(ANATOMY_ENCODER).path
+EXTRACTORS = ("domain", "anatomy", "inception", "pixels")
+#: What each feature space sees, in a line (reports, model cards, ``medgan metrics``).
+SPACE_DESCRIPTIONS = {
+    "domain": (
+        "the project's MRI encoder, trained also to tell which synthetic artefact (noise, "
+        "blur, checkerboard, splice) a slice carries: strict on texture"
+    ),
+    "anatomy": (
+        "the same network trained for axial level and lesion only, never shown an artefact: "
+        "how far the slices are in what they show (blind to mild noise)"
+    ),
+    "inception": "Inception-v3 pool3 (ImageNet photographs), the network behind papers' FID",
+}
 
 
 def check_images(images: torch.Tensor, what: str = "images") -> torch.Tensor:
@@ -148,7 +176,7 @@ class DomainEncoderConfig:
     widths: tuple[int, ...] = (16, 32, 64, 128)  # stem, then one stride-2 stage per width
     level_center: float = 84.5  # axial level (mm) mapped to 0 by the regression head
     level_scale: float = 20.0  # ... and level_center + level_scale to 1
-    n_corruptions: int = 5  # classes of the artefact head (0 = clean)
+    n_corruptions: int = 5  # classes of the artefact head (0 = clean); 0: no artefact head
 
     @property
     def feature_dim(self) -> int:
@@ -169,11 +197,13 @@ def _conv(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
 
 
 class DomainEncoder(nn.Module):
-    """A small multi-task CNN whose pooled last layer is the "domain" feature space.
+    """A small multi-task CNN whose pooled last layer is a feature space ("domain", "anatomy").
 
     Heads (linear, from the features): axial level (regression, normalised), lesion vs no
-    lesion (logit), site B vs A (logit) and artefact class (clean, noise, blur, checkerboard,
-    splice; logits). See ``pretrained/domain_encoder/MODEL_CARD.md``.
+    lesion (logit), site B vs A (logit) and, where ``config.n_corruptions > 0``, artefact
+    class (clean, noise, blur, checkerboard, splice; logits). The domain encoder has all
+    four, the anatomy encoder no artefact head. See their ``MODEL_CARD.md`` files in
+    ``medgan_utils/pretrained``.
 
     Example:
         >>> DomainEncoder(DomainEncoderConfig()).features(torch.zeros(2, 1, 64, 64)).shape
@@ -193,27 +223,31 @@ class DomainEncoder(nn.Module):
         self.level = nn.Linear(d, 1)
         self.lesion = nn.Linear(d, 1)
         self.site = nn.Linear(d, 1)
-        self.corruption = nn.Linear(d, config.n_corruptions)
+        self.corruption = nn.Linear(d, config.n_corruptions) if config.n_corruptions else None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 1, S, S)`` in ``[-1, 1]`` -> ``(N, feature_dim)`` (global average pool, >= 0)."""
         return self.body(_resize(x, self.config.image_size)).mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """All heads: ``level``, ``lesion``, ``site`` ``(N,)`` and ``corruption`` ``(N, K)``."""
+        """All heads: ``level``, ``lesion``, ``site`` ``(N,)`` and, with an artefact head,
+        ``corruption`` ``(N, K)``."""
         f = self.features(x)
-        return {
+        out = {
             "level": self.level(f)[:, 0],
             "lesion": self.lesion(f)[:, 0],
             "site": self.site(f)[:, 0],
-            "corruption": self.corruption(f),
         }
+        if self.corruption is not None:
+            out["corruption"] = self.corruption(f)
+        return out
 
 
 def save_domain_encoder(
     model: DomainEncoder, folder: str | Path, info: dict[str, Any] | None = None
 ) -> Path:
-    """Write ``encoder.safetensors`` and ``encoder.json`` (config + ``info``) atomically."""
+    """Write ``encoder.safetensors`` and ``encoder.json`` (config + ``info``) atomically (any
+    :class:`DomainEncoder`: the domain or the anatomy encoder)."""
     from safetensors.torch import save_file
 
     from medgan_utils.settings import atomic_path
@@ -241,18 +275,29 @@ def _load_cached(folder: str) -> DomainEncoder:
     return model.eval()
 
 
-def load_domain_encoder(folder: str | Path | None = None) -> DomainEncoder:
-    """Load the shipped (or another) domain encoder in eval mode; cached per folder.
+def load_encoder(name: str, folder: str | Path | None = None) -> DomainEncoder:
+    """Load a shipped encoder (``"domain-encoder"``, ``"anatomy-encoder"``) or the one in
+    ``folder`` in eval mode; cached per folder.
 
     Raises:
-        DataError: missing or unreadable ``encoder.json`` / ``encoder.safetensors``, or a
-            shipped encoder whose files differ from the recorded SHA-256
-            (:mod:`medgan_utils.registry`).
+        DataError: an unknown name, missing or unreadable ``encoder.json`` /
+            ``encoder.safetensors``, or a shipped encoder whose files differ from the
+            recorded SHA-256 (:mod:`medgan_utils.registry`).
     """
-    path = Path(folder or registry.artefact(DOMAIN_ENCODER).path).resolve()
-    for name in ("encoder.json", "encoder.safetensors"):
-        registry.verify_file(path / name)  # shipped files only; hashed once per process
+    path = Path(folder or registry.artefact(name).path).resolve()
+    for file in ("encoder.json", "encoder.safetensors"):
+        registry.verify_file(path / file)  # shipped files only; hashed once per process
     return _load_cached(str(path))
+
+
+def load_domain_encoder(folder: str | Path | None = None) -> DomainEncoder:
+    """Load the shipped (or another) domain encoder in eval mode; see :func:`load_encoder`."""
+    return load_encoder(DOMAIN_ENCODER, folder)
+
+
+def load_anatomy_encoder(folder: str | Path | None = None) -> DomainEncoder:
+    """Load the shipped (or another) anatomy encoder in eval mode; see :func:`load_encoder`."""
+    return load_encoder(ANATOMY_ENCODER, folder)
 
 
 class DomainFeatures(FeatureExtractor):
@@ -261,17 +306,30 @@ class DomainFeatures(FeatureExtractor):
     Grey-scale only; any image size (resized to 64 x 64). Deterministic: eval mode, no noise.
     """
 
+    artefact = DOMAIN_ENCODER  # the registry's name of the shipped weights
+    space = "domain"
+
     def __init__(self, folder: str | Path | None = None) -> None:
-        self.model = load_domain_encoder(folder)
-        self.name, self.label, self.dim = "domain", "domain", self.model.config.feature_dim
+        self.model = load_encoder(self.artefact, folder)
+        self.name, self.label, self.dim = self.space, self.space, self.model.config.feature_dim
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] != 1:
             raise ValueError(
-                f"the domain encoder reads grey-scale images (C = 1), got C = {x.shape[1]}; "
-                "use extractor='inception' for RGB images"
+                f"the {self.space} encoder reads grey-scale images (C = 1), got C = "
+                f"{x.shape[1]}; use extractor='inception' for RGB images"
             )
         return self.model.features(x)
+
+
+class AnatomyFeatures(DomainFeatures):
+    """Pooled features of the anatomy encoder: the :class:`DomainEncoder` network trained
+    for level and lesion only, on clean slices (128-d; its site head is a linear probe);
+    never taught to spot GAN artefacts. Grey-scale only; any image size (resized to 64 x 64).
+    See ``pretrained/anatomy_encoder/MODEL_CARD.md``."""
+
+    artefact = ANATOMY_ENCODER
+    space = "anatomy"
 
 
 # --------------------------------------------------------------------------- Inception-v3
@@ -329,13 +387,15 @@ class InceptionFeatures(FeatureExtractor):
 
 
 def get_extractor(extractor: str | FeatureExtractor = "domain") -> FeatureExtractor:
-    """Return an extractor by name (``"domain"``, ``"inception"``, ``"pixels"``,
-    ``"pixels-32"``) or pass an instance through."""
+    """Return an extractor by name (``"domain"``, ``"anatomy"``, ``"inception"``,
+    ``"pixels"``, ``"pixels-32"``) or pass an instance through."""
     if isinstance(extractor, FeatureExtractor):
         return extractor
     name = str(extractor)
     if name == "domain":
         return DomainFeatures()
+    if name == "anatomy":
+        return AnatomyFeatures()
     if name == "inception":
         return InceptionFeatures()
     if name == "pixels" or name.startswith("pixels-"):

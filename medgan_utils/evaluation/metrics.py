@@ -14,8 +14,9 @@ All of them are finite-sample estimates, so
 model is reported as "domain FID 23.1 (real-vs-real floor 4.2, n=768)", never alone. The
 near-copy check is :func:`~medgan_utils.evaluation.memorization.memorization`.
 
-Features come from :mod:`medgan_utils.evaluation.features`; FID on the default ``"domain"``
-features is *domain FID*, not comparable with the Inception-FID numbers in papers.
+Features come from :mod:`medgan_utils.evaluation.features`; FID on the project's
+``"domain"`` and ``"anatomy"`` features (the defaults) is *domain* or *anatomy FID*, not
+comparable with the Inception-FID numbers in papers.
 
 Example:
     >>> round(frechet_distance(np.eye(3), np.eye(3)), 6)

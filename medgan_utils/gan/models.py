@@ -3,7 +3,9 @@
 The layers follow pytorch/examples ``dcgan/main.py``: with the default config the
 unconditional networks have exactly its parameters and ``state_dict`` keys, so its
 checkpoints load as they are. Options on top: a class-conditional variant, spectral
-norm or a per-sample norm in the discriminator (for WGAN-GP), and FLOP counting.
+norm or a per-sample norm in the discriminator (for WGAN-GP), upsample + conv in the
+generator and minibatch standard deviation in the discriminator
+(:mod:`medgan_utils.gan.blocks`), and FLOP counting.
 
 Example:
     >>> G, D = build_gan(DCGANConfig(image_size=64, channels=1))
@@ -22,6 +24,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
+from medgan_utils.gan.blocks import UPSAMPLE_MODES, MinibatchStd, up_block
 from medgan_utils.settings import SUPPORTED_SIZES
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
 ]
 
 NORMS = ("batch", "layer", "instance", "none")
+LATER_OPTIONS = ("upsample", "minibatch_std")  # written by to_dict() only when set
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,12 @@ class DCGANConfig:
             "instance" (``InstanceNorm2d(affine=True)``) or "none". WGAN-GP needs one of the
             last three: its gradient penalty is per sample, which BatchNorm breaks by mixing
             the samples of a batch. The generator always uses BatchNorm.
+        upsample: how the generator doubles the side: "transpose" (the paper's strided
+            transposed conv), or "nearest" / "bilinear" resizing followed by a 3x3 conv,
+            against checkerboard texture (:func:`~medgan_utils.gan.blocks.up_block`).
+        minibatch_std: 0 (off), or the group size of a minibatch standard deviation channel
+            appended before the discriminator's last conv
+            (:class:`~medgan_utils.gan.blocks.MinibatchStd`; 4 as in StyleGAN2).
 
     Example:
         >>> DCGANConfig(image_size=128, channels=3, num_classes=2).conditional
@@ -70,6 +80,8 @@ class DCGANConfig:
     embed_dim: int = 50
     spectral_norm: bool = False
     norm: Literal["batch", "layer", "instance", "none"] = "batch"
+    upsample: Literal["transpose", "nearest", "bilinear"] = "transpose"
+    minibatch_std: int = 0
 
     def __post_init__(self) -> None:
         for name in ("image_size", "channels", "latent_dim", "width", "num_classes", "embed_dim"):
@@ -83,6 +95,13 @@ class DCGANConfig:
             raise ValueError(f"spectral_norm must be True or False, got {self.spectral_norm!r}")
         if self.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {self.upsample!r}")
+        mbstd = self.minibatch_std
+        if isinstance(mbstd, bool) or not isinstance(mbstd, int) or mbstd < 0 or mbstd == 1:
+            raise ValueError(
+                f"minibatch_std must be 0 (off) or a group size >= 2, got {self.minibatch_std!r}"
+            )
 
     @property
     def conditional(self) -> bool:
@@ -100,12 +119,23 @@ class DCGANConfig:
         return "none" if self.spectral_norm and self.norm == "batch" else self.norm
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-serialisable dict."""
-        return dataclasses.asdict(self)
+        """Return the fields as a JSON-serialisable dict.
+
+        Options added after the first shipped models (:data:`LATER_OPTIONS`) are written
+        only when they differ from their default, so the ``generator.json`` of a plain
+        DCGAN is what it always was (the shipped files and their checksums stay valid);
+        :meth:`from_dict` fills them back in.
+        """
+        d = dataclasses.asdict(self)
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        return {k: v for k, v in d.items() if k not in LATER_OPTIONS or v != defaults[k]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DCGANConfig:
         """Build a config from ``to_dict()`` output; missing keys take their defaults.
+
+        Files written before an option existed lack its key, and its default is the
+        behaviour they were trained with, so old run folders and models load unchanged.
 
         Raises:
             ValueError: ``d`` has keys that are not fields, or a value is invalid.
@@ -171,7 +201,9 @@ class Generator(nn.Module):
     each followed by BatchNorm + ReLU; the last layer maps to ``C`` channels with tanh. For
     ``S = 64`` the channels are ``8w -> 4w -> 2w -> w -> C`` (the paper's); 32 px drops the
     first block (``4w`` at 4x4), 128 px adds one (``16w`` at 4x4). A conditional generator
-    concatenates an ``nn.Embedding(num_classes, embed_dim)`` of the label to ``z``.
+    concatenates an ``nn.Embedding(num_classes, embed_dim)`` of the label to ``z``. With
+    ``upsample="nearest"`` or ``"bilinear"`` each doubling after the first 4x4 layer is a
+    resize and a 3x3 conv instead (:func:`~medgan_utils.gan.blocks.up_block`).
 
     Args:
         config: the architecture.
@@ -193,11 +225,11 @@ class Generator(nn.Module):
         layers += [nn.BatchNorm2d(c), nn.ReLU(True)]
         for _ in range(config.num_blocks - 1):
             # (N, c, s, s) -> (N, c/2, 2s, 2s); for 64 px: 8w@4 -> 4w@8 -> 2w@16 -> w@32
-            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c // 2)]
+            layers += [*up_block(c, c // 2, config.upsample), nn.BatchNorm2d(c // 2)]
             layers.append(nn.ReLU(True))
             c //= 2
         # (N, w, S/2, S/2) -> (N, C, S, S), values in [-1, 1]
-        layers += [nn.ConvTranspose2d(c, config.channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [*up_block(c, config.channels, config.upsample), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.apply(weights_init)
 
@@ -227,7 +259,9 @@ class Discriminator(nn.Module):
 
     Strided 4x4 convs halve the side from ``S`` to 4x4 while the channels double, with
     LeakyReLU(0.2) and a norm after all but the first conv; a 4x4 conv then maps the 4x4
-    map to one logit. For ``S = 64``: ``C -> w -> 2w -> 4w -> 8w -> 1``.
+    map to one logit. For ``S = 64``: ``C -> w -> 2w -> 4w -> 8w -> 1``. With
+    ``minibatch_std`` a :class:`~medgan_utils.gan.blocks.MinibatchStd` channel is appended to
+    the 4x4 map before that last conv (``8w + 1`` channels).
 
     With ``spectral_norm`` every conv is spectrally normalised and BatchNorm dropped, as in
     SN-GAN: SN already bounds each layer's Lipschitz constant, and BatchNorm would undo that
@@ -267,6 +301,10 @@ class Discriminator(nn.Module):
                 layers.append(nn.InstanceNorm2d(2 * c, affine=True))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             c *= 2
+        if config.minibatch_std:
+            # (N, 8w, 4, 4) -> (N, 8w + 1, 4, 4): how alike the samples of a group are
+            layers.append(MinibatchStd(config.minibatch_std))
+            c += 1
         # (N, 8w, 4, 4) -> (N, 1, 1, 1): the 4x4 conv is a linear layer on the flat features
         layers.append(nn.Conv2d(c, 1, 4, 1, 0, bias=False))
         self.main = nn.Sequential(*layers)
@@ -289,7 +327,7 @@ class Discriminator(nn.Module):
 
         Returns:
             ``(N, F)`` with ``F = feature_dim = 16 * top channels`` (8192 for the default
-            64 px config), after LeakyReLU.
+            64 px config), after LeakyReLU (and the minibatch-std channel, if any).
         """
         return self.main[:-1](x).flatten(1)
 
@@ -312,7 +350,7 @@ class Discriminator(nn.Module):
                 f"x must have shape (N, {', '.join(map(str, expected))}), got {tuple(x.shape)}"
             )
         labels = _check_labels(labels, x.shape[0], self.config.num_classes)
-        h = self.main[:-1](x)  # (N, 8w, 4, 4)
+        h = self.main[:-1](x)  # (N, 8w [+ 1], 4, 4)
         logits = self.main[-1](h).flatten()  # (N,)
         if self.embed is not None and labels is not None:
             phi = h.flatten(1)  # (N, F)

@@ -9,7 +9,23 @@
     samples/epoch_001.png     the fixed-noise grid after each epoch
     history.csv, losses.png   per-epoch losses and D outputs
 
-A folder that holds a different run is never overwritten.
+A folder that holds a different run is never overwritten, and one process at a time
+trains into a folder (:func:`~medgan_utils.settings.claim_folder`: a second ``medgan
+train`` into the same ``--out`` stops at once with an error naming the first).
+
+What a run does when it fails:
+
+- it **diverges** (a loss or a weight becomes NaN or inf): :class:`NonFiniteGuard` stops
+  it with a :class:`~medgan_utils.errors.TrainingDivergedError` naming the epoch, the step
+  and the value; no non-finite weights are saved, so the checkpoint and generator of the
+  last good epoch stay. ``--resume`` with lower learning rates continues from there
+  (``lr_g`` and ``lr_d`` may change on resume; ``run.json`` records each change).
+- it **fails before its first epoch ends** (bad data, a diverged first epoch, Ctrl-C,
+  an error): nothing is kept: no ``run.json``, and the folder itself goes if the run
+  created it, so the same command can simply be run again. A ``run.json`` left by a run
+  that was killed before its first checkpoint (``kill -9``, power loss) holds nothing
+  to resume either: the next start, with or without ``--resume``, starts over.
+- its checkpoint is **corrupt** (``--resume``): a one-line error naming the file.
 """
 
 from __future__ import annotations
@@ -17,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -30,15 +47,26 @@ from torch.utils.data import Subset
 
 from medgan_utils.data.load import load_dataset
 from medgan_utils.errors import DataError
-from medgan_utils.gan.callbacks import Checkpoint, ProgressBar, SampleGrid
+from medgan_utils.gan.callbacks import (
+    Checkpoint,
+    NonFiniteGuard,
+    ProgressBar,
+    SampleGrid,
+    check_finite_weights,
+)
 from medgan_utils.gan.models import DCGANConfig
 from medgan_utils.gan.train import Callback, GANTrainer, TrainConfig
-from medgan_utils.settings import atomic_path
+from medgan_utils.settings import atomic_path, claim_folder, is_empty_folder
 
 __all__ = ["train_run", "hardware_summary"]
 
-# TrainConfig fields that may change when a run is resumed (the target, not the recipe).
-RESUMABLE_CHANGES = {"epochs", "device"}
+# TrainConfig fields that may change when a run is resumed: the target and the device, and
+# the learning rates (to continue a run that diverged more gently; recorded in run.json).
+# With none of them changed but the epochs, a resumed run ends with the same weights as an
+# uninterrupted one.
+RESUMABLE_CHANGES = {"epochs", "device", "lr_g", "lr_d"}
+LEARNING_RATES = ("lr_g", "lr_d")
+RUN_FILE, CHECKPOINT = "run.json", "checkpoint.safetensors"
 
 
 def hardware_summary(device: torch.device) -> str:
@@ -51,8 +79,14 @@ def hardware_summary(device: torch.device) -> str:
 
 
 def _comparable(spec: dict[str, Any]) -> dict[str, Any]:
-    train = {k: v for k, v in spec["train_config"].items() if k not in RESUMABLE_CHANGES}
-    return {**spec, "train_config": train}
+    # A run.json written before an option existed lacks its key: compare with defaults filled in.
+    try:
+        model = DCGANConfig.from_dict(spec["model_config"]).to_dict()
+        train = TrainConfig.from_dict(spec["train_config"]).to_dict()
+    except (TypeError, ValueError, AttributeError):
+        return spec  # unreadable configs: unequal to any valid spec
+    train = {k: v for k, v in train.items() if k not in RESUMABLE_CHANGES}
+    return {**spec, "model_config": model, "train_config": train}
 
 
 def train_run(
@@ -75,14 +109,19 @@ def train_run(
         out: the run folder; created if missing.
         model_config, config: architecture and training settings.
         resume: continue the run in ``out`` from its last epoch checkpoint, up to
-            ``config.epochs``; reaches the same weights as an uninterrupted run.
+            ``config.epochs``; reaches the same weights as an uninterrupted run. Besides
+            ``epochs`` and ``device``, ``lr_g`` and ``lr_d`` may differ from the run's
+            (to continue a run that diverged; ``run.json`` records ``lr_changes``).
         data_options: passed to :func:`load_dataset` (e.g. ``{"n_subjects": 96}``).
         command: the command line to record in ``run.json``.
         only_class: train an unconditional generator on this class of a labelled set only
             (one generator per class, e.g. ``"lesion"``).
 
     Raises:
-        DataError: ``out`` holds a different run or no checkpoint to resume; bad data.
+        DataError: ``out`` holds a different run, no checkpoint to resume or a corrupt one,
+            or other files; bad data. FolderBusyError: another process trains into
+            ``out``. TrainingDivergedError: a loss or weight became NaN or inf (the last
+            good epoch's files stay).
     """
     out = Path(out)
     spec = {
@@ -93,23 +132,117 @@ def train_run(
     }
     if only_class is not None:
         spec["only_class"] = only_class
-    run_file = out / "run.json"
-    previous: dict[str, Any] = {}
+    with claim_folder(out):
+        previous, resume = _previous_run(out, spec, resume)
+        ours: list[Callback] = []
+        try:
+            dataset, classes = _training_set(data, model_config, data_options, only_class)
+            info: dict[str, Any] = {"data": str(data), "classes": classes}
+            if only_class is not None:
+                info["only_class"] = only_class  # every image shows this class
+            ours = [NonFiniteGuard(out)]  # first: it vets the weights the others save
+            ours += [ProgressBar()] if progress else []
+            ours += [SampleGrid(out / "samples"), Checkpoint(out, info)]
+            trainer = GANTrainer(model_config, config, [*ours, *callbacks])
+            if resume:
+                _load_checkpoint(trainer, out / CHECKPOINT)
+            record = _record(trainer, spec, previous, len(dataset), command)
+            _write_json(out / RUN_FILE, record)
+            trainer.callbacks.append(_RunClock(record, out / RUN_FILE))
+            trainer.fit(dataset)
+        except BaseException:
+            for cb in ours:
+                if isinstance(cb, ProgressBar) and cb.bar is not None:
+                    cb.bar.close()  # a bar left open by an error garbles the terminal
+            if not (out / CHECKPOINT).exists():  # failed before its first epoch ended
+                _forget_start(out)
+            raise
+        # The exported generator describes where it came from (its model card's raw material).
+        meta_file = out / "generator.json"
+        meta = json.loads(meta_file.read_text())
+        provenance: tuple[str, ...] = (
+            "command",
+            "hardware",
+            "precision",
+            "n_images",
+            "data_options",
+            "wall_time_s",
+        )
+        provenance += ("only_class",) if only_class is not None else ()
+        _write_json(meta_file, {**meta, **{k: record[k] for k in provenance}})
+    return trainer
+
+
+def _record(
+    trainer: GANTrainer,
+    spec: dict[str, Any],
+    previous: dict[str, Any],
+    n_images: int,
+    command: Sequence[str] | None,
+) -> dict[str, Any]:
+    """What ``run.json`` records: the spec, the provenance, the progress, and the learning
+    rates each resume changed (``lr_changes``, when any did)."""
+    record = {
+        **spec,
+        "command": list(command) if command is not None else sys.argv,
+        "hardware": hardware_summary(trainer.device),
+        "precision": str(trainer.amp_dtype or torch.float32).replace("torch.", ""),
+        "n_images": n_images,
+        "epochs_done": trainer.epoch,
+        "wall_time_s": previous.get("wall_time_s", 0.0),
+    }
+    changes = list(previous.get("lr_changes", []))
+    before = previous.get("train_config", {})
+    now = {k: getattr(trainer.config, k) for k in LEARNING_RATES}
+    if previous and any(before.get(k) != v for k, v in now.items()):
+        changes.append({"from_epoch": trainer.epoch, **now})
+    return {**record, "lr_changes": changes} if changes else record
+
+
+def _previous_run(out: Path, spec: dict[str, Any], resume: bool) -> tuple[dict[str, Any], bool]:
+    """The ``run.json`` of the run ``out`` holds (``{}``: none) and whether to resume it.
+
+    Raises:
+        DataError: ``out`` holds another run, a run to continue without ``resume``, a run
+            with nothing to resume from, or other files.
+    """
+    run_file = out / RUN_FILE
     if run_file.exists():
-        previous = json.loads(run_file.read_text())
+        try:
+            previous = json.loads(run_file.read_text())
+            done = int(previous.get("epochs_done", 0))
+        except (OSError, ValueError, TypeError, AttributeError, RecursionError) as err:
+            raise DataError(run_file, f"unreadable run record ({err}); use a new --out") from err
+        nothing_kept = (
+            not (out / CHECKPOINT).exists() and not (out / "generator.safetensors").exists()
+        )
+        if done == 0 and nothing_kept:
+            # killed before its first epoch ended: nothing to resume or to protect
+            return {}, False
         if not resume:
             raise DataError(
                 out, "already holds a run: pass --resume to continue it, or a new --out"
             )
         if _comparable({k: previous.get(k) for k in spec}) != _comparable(spec):
             raise DataError(out, "holds a different run (data or configs differ); use a new --out")
-        if not (out / "checkpoint.safetensors").exists():
-            raise DataError(out, "has no checkpoint.safetensors to resume from")
-    elif resume:
-        raise DataError(out, "no run to resume here (run.json is missing)")
-    elif out.exists() and any(out.iterdir()):
+        if not (out / CHECKPOINT).exists():
+            raise DataError(out, f"has no {CHECKPOINT} to resume from")
+        return previous, True
+    if resume:
+        raise DataError(out, f"no run to resume here ({RUN_FILE} is missing)")
+    if not is_empty_folder(out):
         raise DataError(out, "is not empty and is not a run folder; choose a new --out")
+    return {}, False
 
+
+def _training_set(
+    data: str | Path,
+    model_config: DCGANConfig,
+    data_options: dict[str, Any] | None,
+    only_class: str | None,
+) -> tuple[Any, list[str]]:
+    """The dataset to train on and its class names (none for one class), checked against
+    the model's classes and channels."""
     dataset: Any = load_dataset(data, model_config.image_size, **(data_options or {}))
     classes = dataset.classes
     if only_class is not None:
@@ -131,42 +264,39 @@ def train_run(
             data,
             f"images have {channels} channel(s), config wants {model_config.channels}",
         )
-    out.mkdir(parents=True, exist_ok=True)
-    info: dict[str, Any] = {"data": str(data), "classes": classes}
-    if only_class is not None:
-        info["only_class"] = only_class  # every image shows this class
-    all_callbacks: list[Callback] = [SampleGrid(out / "samples"), Checkpoint(out, info)]
-    if progress:
-        all_callbacks.insert(0, ProgressBar())
-    trainer = GANTrainer(model_config, config, [*all_callbacks, *callbacks])
-    if resume:
-        trainer.load_checkpoint(out / "checkpoint.safetensors")
-    record = {
-        **spec,
-        "command": list(command) if command is not None else sys.argv,
-        "hardware": hardware_summary(trainer.device),
-        "precision": str(trainer.amp_dtype or torch.float32).replace("torch.", ""),
-        "n_images": len(dataset),
-        "epochs_done": trainer.epoch,
-        "wall_time_s": previous.get("wall_time_s", 0.0),
-    }
-    _write_json(run_file, record)
-    trainer.callbacks.append(_RunClock(record, run_file))
-    trainer.fit(dataset)
-    # The exported generator describes where it came from (its model card's raw material).
-    meta_file = out / "generator.json"
-    meta = json.loads(meta_file.read_text())
-    provenance: tuple[str, ...] = (
-        "command",
-        "hardware",
-        "precision",
-        "n_images",
-        "data_options",
-        "wall_time_s",
-    )
-    provenance += ("only_class",) if only_class is not None else ()
-    _write_json(meta_file, {**meta, **{k: record[k] for k in provenance}})
-    return trainer
+    return dataset, classes
+
+
+def _load_checkpoint(trainer: GANTrainer, path: Path) -> None:
+    """Restore ``trainer`` from ``path``; a corrupt file is a DataError naming it.
+
+    The learning rates of ``trainer.config`` replace the checkpoint's (they may change on
+    resume); nothing else does.
+    """
+    from safetensors import SafetensorError
+
+    try:
+        trainer.load_checkpoint(path)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataError(
+            path,
+            f"cannot resume from this checkpoint ({first[:200]}): it is truncated or corrupt. "
+            "generator.safetensors still holds the last finished epoch; train again into a "
+            "new --out",
+        ) from err
+    check_finite_weights(trainer, path.parent)
+    for name, opt in (("lr_g", trainer.opt_g), ("lr_d", trainer.opt_d)):
+        for group in opt.param_groups:
+            group["lr"] = getattr(trainer.config, name)
+
+
+def _forget_start(out: Path) -> None:
+    """Remove what a start that failed before its first checkpoint wrote (``run.json``, the
+    sample grids): nothing may block a retry or ``--resume``. Only called on a folder that
+    was empty, or held such a start, when the run began."""
+    (out / RUN_FILE).unlink(missing_ok=True)
+    shutil.rmtree(out / "samples", ignore_errors=True)
 
 
 class _RunClock(Callback):

@@ -5,6 +5,13 @@ runs a discriminator step on real images and detached fakes, then a generator st
 back-propagates through the same fakes. Everything else (progress bars, live plots,
 sample grids, checkpoints) is a :class:`Callback`, so the loop stays short.
 
+The modern recipe's pieces are options of :class:`TrainConfig`, each in its own module:
+an average of G's weights for sampling (:mod:`~medgan_utils.gan.ema`), the R1 penalty
+(:mod:`~medgan_utils.gan.penalties`) and differentiable augmentation
+(:mod:`~medgan_utils.gan.augment`); hinge loss is a ``loss``, and spectral norm, minibatch
+std and upsample + conv are architecture options (:class:`DCGANConfig`). Their defaults
+are off: the plain DCGAN.
+
 Example:
     >>> trainer = GANTrainer(DCGANConfig(image_size=32), TrainConfig(epochs=1))  # doctest: +SKIP
     >>> trainer.fit(load_dataset("builtin", 32))                                  # doctest: +SKIP
@@ -23,7 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from medgan_utils.gan.augment import diff_augment, parse_policy
+from medgan_utils.gan.ema import GeneratorEMA
 from medgan_utils.gan.models import DCGANConfig, Discriminator, Generator, build_gan
+from medgan_utils.gan.penalties import r1_penalty
 from medgan_utils.settings import atomic_path, pick_device, pick_precision, set_seed
 
 __all__ = [
@@ -57,6 +67,22 @@ class TrainConfig:
             older GPUs, else fp32; or force one.
         n_samples: size of the fixed noise batch used for sample grids.
         device: "auto" (CUDA, then MPS, then CPU) or a torch device string.
+        ema_decay: None (off), or the decay of an exponential moving average of G's
+            weights (e.g. 0.999), which then draws the samples and is the exported generator
+            (:mod:`medgan_utils.gan.ema`; Yazıcı et al., 2019).
+        ema_warmup: ramp the average's decay up from 0.1 (TensorFlow's rule), so that short
+            runs do not average in the random initialisation.
+        r1_gamma: weight of the R1 penalty ``gamma / 2 * E||grad D(x_real)||^2`` (0: off;
+            :mod:`medgan_utils.gan.penalties`; Mescheder et al., 2018). Not with "wgan-gp",
+            which has its own penalty.
+        r1_interval: compute R1 every this many steps, scaled by it (lazy, as StyleGAN2).
+        augment: DiffAugment policy applied to every image D sees, real and generated, in
+            both steps: comma-separated names from
+            :data:`~medgan_utils.gan.augment.AUGMENTATIONS` (e.g.
+            ``"translation,cutout,brightness,contrast"``; ``""``: off; Zhao et al., 2020).
+
+    Every option added after the first runs defaults to the old behaviour, so an old
+    ``run.json`` or checkpoint without its key resumes as it was trained.
     """
 
     epochs: int = 25
@@ -72,18 +98,41 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     n_samples: int = 64
     device: str = "auto"
+    ema_decay: float | None = None
+    ema_warmup: bool = False
+    r1_gamma: float = 0.0
+    r1_interval: int = 1
+    augment: str = ""
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        for name in ("epochs", "batch_size", "n_critic", "n_samples"):
+        for name in ("epochs", "batch_size", "n_critic", "n_samples", "r1_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in (0, 1) or be None, got {self.ema_decay!r}")
+        if self.ema_warmup and self.ema_decay is None:
+            raise ValueError("ema_warmup needs ema_decay (the average it warms up)")
+        if self.r1_gamma < 0:
+            raise ValueError(f"r1_gamma must be >= 0, got {self.r1_gamma}")
+        if self.r1_gamma > 0 and self.loss == "wgan-gp":
+            raise ValueError(
+                "r1_gamma: loss 'wgan-gp' has its own gradient penalty (gp_weight); "
+                "use R1 with loss 'bce' or 'hinge'"
+            )
+        parse_policy(self.augment)  # unknown names fail here, naming the option
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a JSON-serialisable dict."""
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Build a config from ``to_dict()`` output; missing keys take their defaults
+        (the behaviour of runs recorded before the option existed)."""
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown TrainConfig keys: {sorted(unknown)}")
@@ -159,6 +208,13 @@ class GANTrainer:
     Attributes:
         epoch: epochs completed. ``history``: one dict of mean losses per epoch.
         fixed_noise: ``(n_samples, latent_dim)``; every sample grid uses it, so epochs compare.
+        ema: the :class:`~medgan_utils.gan.ema.GeneratorEMA` with ``ema_decay``, else None.
+        generator: the network to sample from and ship: the average when there is one,
+            else ``G``.
+
+    Raises:
+        ValueError: options that do not fit together (``augment="saturation"`` on
+            grey-scale images, a ``minibatch_std`` group that does not divide the batch).
     """
 
     def __init__(
@@ -170,6 +226,13 @@ class GANTrainer:
         self.model_config = model_config
         self.config = config = config or TrainConfig()
         self.callbacks = list(callbacks)
+        self.augment = parse_policy(config.augment, model_config.channels)
+        group = min(model_config.minibatch_std, config.batch_size)
+        if group and config.batch_size % group:
+            raise ValueError(
+                f"minibatch_std={model_config.minibatch_std} needs a batch size divisible by "
+                f"it, got batch_size={config.batch_size}"
+            )
         self.device = pick_device(config.device)
         self.amp_dtype = pick_precision(self.device, config.precision)
         # channels_last lets oneDNN/cuDNN pick their fastest conv kernels under autocast.
@@ -184,6 +247,9 @@ class GANTrainer:
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
+        self.ema: GeneratorEMA | None = None
+        if config.ema_decay is not None:
+            self.ema = GeneratorEMA(self.G, config.ema_decay, config.ema_warmup).to(self.device)
         # fp16 needs loss scaling against underflow; bf16 has fp32's exponent range.
         self.scaler = torch.amp.GradScaler(
             self.device.type, enabled=self.amp_dtype == torch.float16
@@ -201,10 +267,19 @@ class GANTrainer:
         self.target_epochs = config.epochs
         self.steps_per_epoch = 0
 
+    @property
+    def generator(self) -> Generator:
+        """The generator to sample from and export: G's moving average if on, else G."""
+        return self.G if self.ema is None else self.ema.generator  # type: ignore[return-value]
+
     def _autocast(self) -> Any:
         if self.amp_dtype is None:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _augment(self, x: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
+        """DiffAugment of a batch D is about to see (real or fake alike); ``x`` if off."""
+        return diff_augment(x.float(), self.augment, rng) if self.augment else x
 
     def d_step(
         self,
@@ -216,37 +291,55 @@ class GANTrainer:
         """One discriminator update on ``real`` and detached ``fake`` ``(N, C, S, S)``.
 
         Objective: make D score real images high and generated ones low, i.e. minimise
-        :func:`discriminator_loss` (plus the gradient penalty for WGAN-GP).
+        :func:`discriminator_loss` (plus the gradient penalty for WGAN-GP, or R1). With
+        ``augment`` both batches pass through the same random transforms first.
         """
+        cfg = self.config
+        logs: dict[str, float] = {}
         self.opt_d.zero_grad(set_to_none=True)
         with self._autocast():
-            real_logits = self.D(real, labels)
-            fake_logits = self.D(fake, labels)
-            loss = discriminator_loss(real_logits.float(), fake_logits.float(), self.config.loss)
-        if self.config.loss == "wgan-gp":
+            real_logits = self.D(self._augment(real, rng), labels)
+            fake_logits = self.D(self._augment(fake, rng), labels)
+            loss = discriminator_loss(real_logits.float(), fake_logits.float(), cfg.loss)
+        if cfg.loss == "wgan-gp":
             penalty = gradient_penalty(self.D, real, fake, labels, rng)
-            loss = loss + self.config.gp_weight * penalty
+            loss = loss + cfg.gp_weight * penalty
+        if cfg.r1_gamma and self.step % cfg.r1_interval == 0:  # lazy: every r1_interval steps
+            r1 = r1_penalty(self.D, real, labels, lambda x: self._augment(x, rng))
+            loss = loss + cfg.r1_gamma / 2 * cfg.r1_interval * r1
+            logs["r1"] = r1.item()
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt_d)
         self.scaler.update()
         return {
             "loss_d": loss.item(),
-            "d_real": _score(real_logits, self.config.loss),
-            "d_fake": _score(fake_logits, self.config.loss),
+            "d_real": _score(real_logits, cfg.loss),
+            "d_fake": _score(fake_logits, cfg.loss),
+            **logs,
         }
 
-    def g_step(self, fake: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+    def g_step(
+        self,
+        fake: torch.Tensor,
+        labels: torch.Tensor | None,
+        rng: torch.Generator | None = None,
+    ) -> dict[str, float]:
         """One generator update through ``fake = G(z)`` (still attached to G's graph).
 
         Objective: make D score the generated images as real, i.e. minimise
-        :func:`generator_loss` (non-saturating for bce).
+        :func:`generator_loss` (non-saturating for bce), through the same augmentation
+        as in the D step; then move the weights' average (if any) toward G.
         """
         self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
-            loss = generator_loss(self.D(fake, labels).float(), self.config.loss)
+            loss = generator_loss(
+                self.D(self._augment(fake, rng), labels).float(), self.config.loss
+            )
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update(self.G)
         return {"loss_g": loss.item()}
 
     def train_step(
@@ -260,7 +353,8 @@ class GANTrainer:
 
         Args:
             real: ``(N, C, S, S)`` in ``[-1, 1]``; labels: ``(N,)`` or None; z: ``(N, latent_dim)``.
-            rng: CPU generator for the step's other random draws (WGAN-GP's interpolation).
+            rng: CPU generator for the step's other random draws (WGAN-GP's interpolation,
+                augmentation).
         """
         real = real.to(self.device, memory_format=self.memory_format, non_blocking=True)
         labels = labels.to(self.device) if labels is not None else None
@@ -269,7 +363,7 @@ class GANTrainer:
             fake = self.G(z.to(self.device), labels)  # one G forward serves both steps
         logs = self.d_step(real, fake.detach().float(), labels, rng)
         if take_g_step:
-            logs.update(self.g_step(fake, labels))
+            logs.update(self.g_step(fake, labels, rng))
         self.step += 1
         return logs
 
@@ -306,9 +400,12 @@ class GANTrainer:
             self.D.train()
             for batch in loader:
                 real = batch["image"]
-                labels = batch["label"] if self.model_config.conditional else None
-                if labels is not None and int(labels.min()) < 0:
-                    raise ValueError("a conditional GAN needs labelled images (label -1 found)")
+                labels = batch.get("label") if self.model_config.conditional else None
+                if self.model_config.conditional and (labels is None or int(labels.min()) < 0):
+                    raise ValueError(
+                        f"num_classes={self.model_config.num_classes}: a conditional GAN needs "
+                        "labelled images (an image without a label, or label -1, found)"
+                    )
                 z = torch.randn(len(real), self.model_config.latent_dim, generator=rng)
                 logs = self.train_step(real, labels, z, rng)
                 for k, v in logs.items():
@@ -327,18 +424,25 @@ class GANTrainer:
 
     @torch.no_grad()
     def samples(self) -> torch.Tensor:
-        """Images of the fixed noise: ``(n_samples, C, S, S)`` fp32 on the CPU, in ``[-1, 1]``."""
-        was_training = self.G.training
-        self.G.eval()
+        """Images of the fixed noise: ``(n_samples, C, S, S)`` fp32 on the CPU, in ``[-1, 1]``,
+        drawn by :attr:`generator` (the weights' average when there is one)."""
+        G = self.generator
+        was_training = G.training
+        G.eval()
         labels = self.fixed_labels.to(self.device) if self.fixed_labels is not None else None
-        out = self.G(self.fixed_noise.to(self.device), labels).float().cpu()
-        self.G.train(was_training)
+        out = G(self.fixed_noise.to(self.device), labels).float().cpu()
+        G.train(was_training)
         return out.contiguous()
+
+    def _modules(self) -> list[tuple[str, torch.nn.Module]]:
+        """The networks a checkpoint holds, by key prefix."""
+        ema = [("G_ema", self.ema)] if self.ema is not None else []
+        return [("G", self.G), ("D", self.D), *ema]
 
     # -- checkpoints: safetensors tensors + JSON metadata; nothing is ever unpickled --------
 
     def save_checkpoint(self, path: str | Path) -> Path:
-        """Write models, optimisers and history to ``path`` (safetensors), atomically."""
+        """Write models (G's average too), optimisers and history to ``path``, atomically."""
         from safetensors.torch import save_file
 
         tensors: dict[str, torch.Tensor] = {}
@@ -347,9 +451,9 @@ class GANTrainer:
             "step": self.step,
             "history": self.history,
             "model_config": self.model_config.to_dict(),
-            "train_config": asdict(self.config),
+            "train_config": self.config.to_dict(),
         }
-        for name, module in (("G", self.G), ("D", self.D)):
+        for name, module in self._modules():
             for k, v in module.state_dict().items():
                 tensors[f"{name}.{k}"] = v.detach().cpu().contiguous()
         for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
@@ -364,15 +468,28 @@ class GANTrainer:
         return Path(path)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Restore a :meth:`save_checkpoint` file; the configs must match this trainer's."""
+        """Restore a :meth:`save_checkpoint` file; the configs must match this trainer's.
+
+        A checkpoint written before an option existed has no key for it and restores with
+        the option's default (off).
+
+        Raises:
+            ValueError: another architecture, or the weights' average on one side only.
+        """
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads(f.metadata()["medgan"])
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-        if meta["model_config"] != self.model_config.to_dict():
+        if DCGANConfig.from_dict(meta["model_config"]) != self.model_config:
             raise ValueError(f"{path}: checkpoint of a different architecture")
-        for name, module in (("G", self.G), ("D", self.D)):
+        has_ema = any(k.startswith("G_ema.") for k in tensors)
+        if has_ema != (self.ema is not None):
+            raise ValueError(
+                f"{path}: the checkpoint {'has' if has_ema else 'has no'} average of G's "
+                f"weights but this trainer's ema_decay is {self.config.ema_decay}"
+            )
+        for name, module in self._modules():
             prefix = f"{name}."
             module.load_state_dict(
                 {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -18,8 +18,8 @@ from medgan_utils import registry
 from medgan_utils.errors import DataError
 from medgan_utils.gan.models import DCGANConfig, Generator
 from medgan_utils.gan.record import GeneratorRecord
-from medgan_utils.settings import atomic_path
-from medgan_utils.weights import load_state
+from medgan_utils.settings import atomic_path, check_seed
+from medgan_utils.weights import build_and_load, first_non_finite
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -27,6 +27,7 @@ __all__ = [
     "MAX_IMAGES",
     "list_models",
     "model_path",
+    "check_served_id",
     "save_generator",
     "load_generator",
     "load_record",
@@ -75,15 +76,52 @@ def model_path(model: str | Path) -> Path:
     return folder
 
 
+def check_served_id(model_id: str, folder: str | Path) -> None:
+    """Refuse to serve the run ``folder`` under the id of a shipped model.
+
+    The app (and anything else that names run folders) calls this before listing a run:
+    a run called ``brain-mri-dcgan-64`` would otherwise replace the shipped model for every
+    visitor. Ids are compared ignoring case, surrounding blanks and ``_``/``-``; the
+    shipped model's own folder may keep its id.
+
+    Raises:
+        DataError: ``model_id`` is (or reads as) a shipped model's id; the message names it.
+    """
+
+    def key(name: str) -> str:
+        return name.strip().casefold().replace("_", "-")
+
+    for name in SHIPPED_MODELS:
+        if key(model_id) != key(name):
+            continue
+        shipped = registry.artefact(name).path
+        if Path(folder).resolve() != shipped.resolve():
+            raise DataError(
+                model_id,
+                f"is the id of the shipped model {name}; serve {folder} under another id",
+            )
+
+
 def save_generator(
     G: Generator, config: DCGANConfig, folder: str | Path, info: dict[str, Any] | None = None
 ) -> Path:
-    """Write ``generator.safetensors`` and ``generator.json`` into ``folder``, atomically."""
+    """Write ``generator.safetensors`` and ``generator.json`` into ``folder``, atomically.
+
+    Raises:
+        DataError: a weight is NaN or inf (a run that diverged); nothing is written, so an
+            earlier good generator in ``folder`` stays.
+    """
     from safetensors.torch import save_file
 
     folder = Path(folder)
     state = {k: v.detach().float().cpu().contiguous() for k, v in G.state_dict().items()}
     state.update({k: v for k, v in G.state_dict().items() if not v.is_floating_point()})
+    bad = first_non_finite(state)
+    if bad is not None:
+        raise DataError(
+            folder / "generator.safetensors",
+            f"refusing to save weights holding NaN or inf ({bad}): the training diverged",
+        )
     with atomic_path(folder / "generator.safetensors") as tmp:
         save_file(state, str(tmp))
     meta = {"model_config": config.to_dict(), **(info or {})}
@@ -108,13 +146,17 @@ def load_generator(
 
     Raises:
         DataError: unknown model, missing, unreadable or malformed JSON, corrupt weights,
-            weights that do not fit the configuration, or a shipped model whose files
-            differ from the recorded SHA-256 (:mod:`medgan_utils.registry`); the message
-            names the file.
+            weights that do not fit the configuration or hold NaN or inf, or a shipped
+            model whose files differ from the recorded SHA-256
+            (:mod:`medgan_utils.registry`); the message names the file.
     """
     folder = model_path(model)
     record = GeneratorRecord.read(folder / "generator.json")
-    G = load_state(Generator(record.model_config), folder / "generator.safetensors", "weights")
+    # the shapes are checked from the file's header first: a generator.json asking for a
+    # huge width is refused before anything is allocated
+    G = build_and_load(
+        lambda: Generator(record.model_config), folder / "generator.safetensors", "weights"
+    )
     return G.to(device).eval(), record
 
 
@@ -138,8 +180,12 @@ def latent_noise(
     differently from shorter tails, so we always draw a multiple of 16 rows and slice.
     With ``truncation``, values with ``|z| > truncation`` are redrawn from the same seeded
     stream until none is left (the truncation trick: more typical, less diverse samples).
+
+    Raises:
+        ValueError: ``seed`` is not a whole number in ``0..MAX_SEED``
+            (:func:`~medgan_utils.settings.check_seed`).
     """
-    rng = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(check_seed(seed))
     rows = -(-n // 16) * 16
     z = torch.randn(rows, latent_dim, generator=rng)[:n].clone()
     if truncation is not None:
@@ -203,6 +249,11 @@ def generate(
         labels = torch.as_tensor(labels, dtype=torch.long)[start:stop]
     if config.conditional and labels is None:
         raise ValueError(f"a conditional generator needs labels in 0..{config.num_classes - 1}")
+    if labels is not None and config.conditional and len(labels):
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= config.num_classes:
+            bad = low if low < 0 else high
+            raise ValueError(f"label {bad} is not a class: use 0..{config.num_classes - 1}")
     device = next(G.parameters()).device
     G.eval()
     out = []

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medgan_utils.errors import DataError
+from medgan_utils.hub import policy
 from medgan_utils.hub.entries import (
     DEFAULT_METRICS,
     ModelCard,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CATALOG_URL",
+    "CHECKOUT_CATALOG",
     "Catalog",
     "ModelCard",
     "import_medigan",
@@ -71,6 +73,8 @@ __all__ = [
 ]
 
 CATALOG_URL = "https://raw.githubusercontent.com/RichardObi/medigan/main/config/global.json"
+# Course machines without network keep a copy of medigan's catalog beside the checkout.
+CHECKOUT_CATALOG = Path(__file__).resolve().parents[3] / "shared" / "medigan" / "global.json"
 
 
 def import_medigan() -> Any:
@@ -125,6 +129,10 @@ class Catalog:
         origin: where the official part came from.
         note: set when medigan's official catalog is missing, with how to give one.
         problems: entries left out, with the reason.
+        official: the ids whose entries are those of medigan's official catalog (the
+            downloaded copy, or the copy beside the checkout): only their downloaded code runs
+            without the operator's leave (:mod:`medgan_utils.hub.policy`). Empty for a
+            catalog built by hand.
     """
 
     entries: dict[str, dict[str, Any]]
@@ -132,6 +140,7 @@ class Catalog:
     origin: str = ""
     note: str | None = None
     problems: list[str] = field(default_factory=list)
+    official: frozenset[str] = frozenset()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -146,8 +155,10 @@ class Catalog:
         """The full id for ``model_id``, also medigan's short forms (``"5"``, ``"00005"``).
 
         Raises:
-            DataError: not in the catalog (names close ids, and the catalog's note).
+            DataError: not a valid id (:func:`~medgan_utils.hub.policy.check_model_id`), or not
+                in the catalog (names close ids, and the catalog's note).
         """
+        policy.check_model_id(model_id)
         if model_id in self.entries:
             return model_id
         if model_id.isdigit() and len(model_id) <= 5:
@@ -246,6 +257,11 @@ def _check_entries(raw: Any, origin: str) -> tuple[dict[str, dict[str, Any]], li
         elif missing := [k for k in need if k not in ex]:
             problems.append(f"{model_id}: 'execution' lacks {', '.join(missing)}")
         else:
+            try:  # ids, package names and model files become paths; links are fetched
+                policy.check_entry(model_id, entry)
+            except DataError as err:
+                problems.append(f"{model_id}: left out, {err}")
+                continue
             entries[str(model_id)] = dict(entry)
     return entries, problems
 
@@ -270,8 +286,10 @@ def fetch_catalog(timeout: float = 10.0) -> Path:
     if not network_allowed():
         raise OSError("downloads are off (MEDGAN_OFFLINE is set)")
     request = urllib.request.Request(CATALOG_URL, headers={"User-Agent": "medgan-utils"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        data = response.read()
+    with policy.opener().open(request, timeout=timeout) as response:
+        data = response.read(policy.MAX_CATALOG_BYTES + 1)
+    if len(data) > policy.MAX_CATALOG_BYTES:
+        raise ValueError(f"{CATALOG_URL} is larger than {policy.MAX_CATALOG_BYTES} bytes")
     entries, _ = _check_entries(json.loads(data), CATALOG_URL)
     if not entries:
         raise ValueError(f"{CATALOG_URL} holds no model entries")
@@ -286,6 +304,8 @@ def project_entries(
     """Entries for the shipped models on disk and for ``extra`` (id -> run folder)."""
     from medgan_utils.gan.zoo import list_models, model_path
 
+    for model_id in extra or {}:
+        policy.check_model_id(model_id)
     folders = {**list_models(), **{k: model_path(v) for k, v in (extra or {}).items()}}
     entries = {
         model_id: catalog_entry(
@@ -327,6 +347,7 @@ def load_catalog(
     if given:
         entries, problems = _read_catalog(Path(given))
         origin = f"medigan catalog from {given}"
+        official = _official_ids(Path(given), entries)
     else:
         cached = cached_catalog_path()
         try:
@@ -347,6 +368,7 @@ def load_catalog(
                     f"medigan's official catalog could not be fetched ({err}). Give a copy "
                     "of medigan's config/global.json with --catalog FILE or MEDGAN_CATALOG=FILE."
                 )
+        official = frozenset(entries)  # the downloaded catalog (or its cached copy)
     local: dict[str, Path] = {}
     if include_project or local_models:
         own, local = project_entries(local_models)
@@ -357,4 +379,23 @@ def load_catalog(
         if clash:
             raise DataError(clash[0], "is both an official medigan id and one of ours")
         entries = {**own, **entries}
-    return Catalog(entries, local, origin, note, problems)
+    return Catalog(entries, local, origin, note, problems, official)
+
+
+def _official_ids(given: Path, entries: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """The ids of ``entries`` that are medigan's official ones: all of them when ``given`` is
+    the downloaded catalog or the copy beside the checkout; else those whose ``execution``
+    (package, link, model file, generate call) equals the entry of an official copy on disk."""
+    sources = [CHECKOUT_CATALOG, cached_catalog_path()]
+    if any(given.resolve() == s.resolve() for s in sources):
+        return frozenset(entries)
+    reference: dict[str, dict[str, Any]] = {}
+    for source in sources:  # the downloaded copy, being newer, wins
+        if source.is_file():
+            try:
+                reference.update(_read_catalog(source)[0])
+            except DataError:
+                continue
+    return frozenset(
+        m for m, e in entries.items() if reference.get(m, {}).get("execution") == e["execution"]
+    )

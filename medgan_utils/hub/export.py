@@ -35,12 +35,15 @@ __all__ = [
     "Export",
     "catalog_entry",
     "build_package",
+    "package_code",
+    "PACKAGE_DATA",
     "export_medigan",
     "read_package_metadata",
     "standalone_models_source",
 ]
 
 WEIGHTS, META = "generator.safetensors", "generator.json"  # a package's files beside the code
+PACKAGE_DATA = (WEIGHTS, META, "metadata.json", "README.md")  # what else an exported zip holds
 DEPENDENCIES = ["torch", "numpy", "safetensors", "Pillow"]
 _MODEL_ID = re.compile(r"^\d{5}_[A-Za-z0-9_-]{7,24}$")  # medigan: 5 digits, 13-30 chars
 
@@ -48,17 +51,52 @@ _MODEL_ID = re.compile(r"^\d{5}_[A-Za-z0-9_-]{7,24}$")  # medigan: 5 digits, 13-
 # ---------------------------------------------------------------- building our packages
 
 
+def _gan_siblings(source: str) -> list[str]:
+    """The modules of :mod:`medgan_utils.gan` that ``source`` imports (``blocks``, ...)."""
+    return re.findall(r"^from medgan_utils\.gan\.(\w+) import ", source, re.M)
+
+
 def standalone_models_source() -> str:
-    """:mod:`medgan_utils.gan.models` as a file that imports nothing from ``medgan_utils``."""
+    """:mod:`medgan_utils.gan.models` as a file that imports nothing from ``medgan_utils``:
+    ``SUPPORTED_SIZES`` written out, and its sibling modules in :mod:`medgan_utils.gan`
+    (:func:`package_code` ships them beside it) imported relatively."""
     from medgan_utils import settings
     from medgan_utils.gan import models
 
     source = inspect.getsource(models)
     line = "from medgan_utils.settings import SUPPORTED_SIZES\n"
-    others = r"^from medgan_utils(?!\.settings import SUPPORTED_SIZES$)"
-    if line not in source or re.search(others, source, re.M):
+    source = re.sub(
+        r"^from medgan_utils\.gan\.(\w+) import ", r"from .\1 import ", source, flags=re.M
+    )
+    if line not in source or re.search(
+        r"^(from|import) medgan_utils(?!\.settings import SUPPORTED_SIZES$)", source, re.M
+    ):
         raise RuntimeError("medgan_utils.gan.models changed its imports: update this function")
     return source.replace(line, f"SUPPORTED_SIZES = {tuple(settings.SUPPORTED_SIZES)!r}\n")
+
+
+def package_code() -> dict[str, bytes]:
+    """The code files of the packages this project builds, by name: ``__init__.py`` (the
+    template), ``dcgan.py`` (:func:`standalone_models_source`) and the modules of
+    :mod:`medgan_utils.gan` it imports, which import nothing from ``medgan_utils``. A package
+    whose code is exactly this runs only the project's code."""
+    import importlib
+
+    from medgan_utils.gan import models
+    from medgan_utils.hub import template as medigan_template
+
+    code = {
+        "__init__.py": inspect.getsource(medigan_template).encode(),
+        "dcgan.py": standalone_models_source().encode(),
+    }
+    for name in _gan_siblings(inspect.getsource(models)):
+        source = inspect.getsource(importlib.import_module(f"medgan_utils.gan.{name}"))
+        if re.search(r"^(from|import) medgan_utils", source, re.M):
+            raise RuntimeError(
+                f"medgan_utils.gan.{name} imports medgan_utils: update this function"
+            )
+        code[f"{name}.py"] = source.encode()
+    return code
 
 
 def build_package(model: str | Path, dest: str | Path) -> Path:
@@ -72,13 +110,16 @@ def build_package(model: str | Path, dest: str | Path) -> Path:
         ``dest``, holding ``__init__.py``, ``dcgan.py``, ``generator.safetensors`` and
         ``generator.json``.
     """
-    from medgan_utils.gan.zoo import model_path
-    from medgan_utils.hub import template as medigan_template
+    import torch
+
+    from medgan_utils.gan.zoo import load_generator, model_path
 
     src, dest = model_path(model), Path(dest)
+    with torch.random.fork_rng(devices=[]):  # building the network must not move the seed
+        load_generator(src)  # refuses corrupt, mismatched or NaN/inf weights before packaging
     dest.mkdir(parents=True)
-    (dest / "__init__.py").write_text(inspect.getsource(medigan_template))
-    (dest / "dcgan.py").write_text(standalone_models_source())
+    for name, code in package_code().items():
+        (dest / name).write_bytes(code)
     for name in (WEIGHTS, META):
         shutil.copyfile(src / name, dest / name)
     return dest

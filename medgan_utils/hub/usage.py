@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from medgan_utils.hub.catalog import Catalog, cached_catalog_path
+from medgan_utils.hub.catalog import CHECKOUT_CATALOG, Catalog, cached_catalog_path
 from medgan_utils.hub.entries import (
     ALL_MODALITIES,
     MODALITIES,
@@ -45,9 +45,6 @@ __all__ = [
     "generate_code",
     "modality_choices",
 ]
-
-# Course machines without network keep a copy of medigan's catalog beside the checkout.
-CHECKOUT_CATALOG = Path(__file__).resolve().parents[3] / "shared" / "medigan" / "global.json"
 
 
 def find_catalog_file(catalog: str | Path | None = None) -> str | None:

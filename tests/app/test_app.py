@@ -7,6 +7,8 @@ import base64
 import csv
 import io
 import json
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -111,8 +113,15 @@ def _ok(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def _page(at: AppTest) -> AppTest:
+    """The whole page again. A click on Generate reruns the grid's fragment alone: the browser
+    keeps the rest of the page, but AppTest's tree then holds the fragment only; the next
+    full run (what any sidebar change makes) shows the whole page."""
+    return at if at.sidebar.selectbox else at.run()
+
+
 def _generate(at: AppTest, model: str, count: int, seed: int) -> AppTest:
-    at.sidebar.selectbox(key="model").select(model).run()
+    _page(at).sidebar.selectbox(key="model").select(model).run()
     at.sidebar.slider(key="count").set_value(count)
     at.sidebar.number_input(key="seed").set_value(seed)
     return at.sidebar.button(key="generate").click().run()
@@ -120,7 +129,8 @@ def _generate(at: AppTest, model: str, count: int, seed: int) -> AppTest:
 
 def _grid(at: AppTest) -> list[bytes]:
     """The bytes of the images shown in the grid, in order."""
-    shown = {e.captions[0]: media(e.value[0]) for e in at.get("image")}
+    images = [zip(e.captions, e.value, strict=True) for e in at.get("image")]
+    shown = {caption: media(url) for pairs in images for caption, url in pairs}
     n = sum(c.startswith("synthetic #") and "enlarged" not in c for c in shown)
     return [shown[f"synthetic #{i + 1}"] for i in range(n)]
 
@@ -310,14 +320,39 @@ def test_app_generates_with_the_shipped_model(tmp_path):
     assert _grid(other)[0] != grid[0]
 
 
+def test_generate_reruns_the_grid_alone():
+    at = _app().run()
+    at.sidebar.slider(key="count").set_value(4).run()
+    at.sidebar.button(key="generate").click().run()
+    _ok(at)
+    assert len(_grid(at)) == 4  # the grid's fragment ran: sidebar, title, tabs were not sent
+    assert not at.sidebar.selectbox and not at.title and not at.tabs
+    # from another view the whole page reruns, on the Generate view
+    _page(at).session_state["view"] = "Model card"
+    at.run().sidebar.number_input(key="seed").set_value(5)
+    at.sidebar.button(key="generate").click().run()
+    _ok(at)
+    assert at.session_state["view"] == "Generate" and at.title and len(_grid(at)) == 4
+    assert dict(at.query_params) == {"model": DEFAULT_MODEL, "n": "4", "seed": "5"}
+
+
+def test_the_server_settles_its_memory_once():
+    code = (
+        "import gc; from medgan_utils.appkit import settle_memory as settle; "
+        "assert settle() and not settle() and gc.get_freeze_count() > 1000"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 def test_unavailable_model_shows_a_message_and_the_app_keeps_working(catalog_file, monkeypatch):
     monkeypatch.setenv("MEDGAN_CATALOG", str(catalog_file))
+    monkeypatch.setenv("MEDGAN_ALLOW_UNOFFICIAL_CODE", "1")  # not medigan's official catalog
     at = _generate(_app().run(), REMOTE_ID, 4, 0)
     assert not at.exception
     assert len(at.error) == 1 and "cannot be downloaded now" in at.error[0].value
     assert "Traceback" not in at.error[0].value and not _grid(at)
 
-    at.sidebar.selectbox(key="model").select(CYCLE_ID).run()
+    _page(at).sidebar.selectbox(key="model").select(CYCLE_ID).run()
     assert at.sidebar.button(key="generate").disabled
     assert any("needs input images" in w.value for w in at.sidebar.warning)
 

@@ -172,6 +172,8 @@ def test_shipped_cards_are_complete_and_up_to_date(name):
     if (folder / EVALUATION_FILE).exists():
         assert "real-vs-real floor" in section(text, "Metrics")
         assert "near-copies" in section(text, "Memorization")
+        for score in ("domain FID", "anatomy FID", "domain precision", "anatomy precision"):
+            assert score in section(text, "Metrics"), f"re-evaluate it: {score} is missing"
 
 
 def test_energy_uses_the_recorded_hardware():
@@ -218,3 +220,31 @@ def test_what_medgan_audit_prints_is_an_audit_file(run):
     subgroups = section(card_for(run), "Subgroup results")
     assert "| metric | site A (n=" in subgroups and "equalized-odds difference" in subgroups
     assert "- note: from medgan audit" in subgroups
+
+
+def test_cards_show_each_feature_space_and_say_which_was_not_measured(run):
+    anatomy = {**SCORE, "name": "anatomy FID", "value": 6.5, "floor": 1.5, "extractor": "anatomy"}
+    evaluation = {
+        "real": "48 held-out subjects",
+        "fake": "tiny (64 generated, seed 0)",
+        "extractor": "domain",
+        "feature_dim": 128,
+        "spaces": {"domain": 128, "anatomy": 128},
+        "scores": {"fid": SCORE, "anatomy_fid": anatomy},
+        "memorization": MEMORIZATION,
+    }
+    (run / EVALUATION_FILE).write_text(json.dumps(evaluation))
+    metrics = section(card_for(run), "Metrics")
+    assert "- domain (128-d): the project's MRI encoder, trained also to tell" in metrics
+    assert "- anatomy (128-d): the same network trained for axial level" in metrics
+    assert "- fid: domain FID 23.1 (real-vs-real floor 4.2, n=64)" in metrics
+    assert "- anatomy_fid: anatomy FID 6.5 (real-vs-real floor 1.5, n=64)" in metrics
+    assert "not measured" not in metrics
+    # an evaluation.json written before the anatomy space existed: domain only, and a line
+    old = {k: v for k, v in evaluation.items() if k != "spaces"}
+    (run / EVALUATION_FILE).write_text(json.dumps({**old, "scores": {"fid": SCORE}}))
+    metrics = section(card_for(run), "Metrics")
+    assert "- domain (128-d): " in metrics and "- fid: domain FID 23.1" in metrics
+    assert "- anatomy: not measured (this evaluation predates it or left it out)" in metrics
+    assert f"medgan metrics --real REAL --fake {run}" in metrics
+    assert "anatomy FID" not in metrics

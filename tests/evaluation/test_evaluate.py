@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from medgan_utils.errors import DataError
-from medgan_utils.evaluation.evaluate import FLOOR_ROW, evaluate, reports_table
+from medgan_utils.evaluation.evaluate import (
+    DEFAULT_SPACES,
+    FLOOR_ROW,
+    EvaluationReport,
+    evaluate,
+    reports_table,
+)
 from medgan_utils.gan.models import DCGANConfig, Generator
 from medgan_utils.gan.zoo import DEFAULT_MODEL, list_models
 
@@ -89,3 +95,57 @@ def test_reports_as_rows_and_side_by_side(real):
         reports_table({"a": good, "b": other_floor})
     with pytest.raises(ValueError, match="at least one"):
         reports_table({})
+
+
+def test_evaluate_reports_both_feature_spaces_with_their_floors(real):
+    assert DEFAULT_SPACES == ("domain", "anatomy")
+    g = torch.Generator().manual_seed(0)
+    noised = (real.images + 0.2 * torch.randn(real.images.shape, generator=g)).clamp(-1, 1)
+    kw = {"n": 160, "check_memorization": False, "n_splits": 2}
+    report = evaluate(real, noised, **kw)  # both spaces by default; halves of 8 subjects
+    assert report.spaces == {"domain": 128, "anatomy": 128}
+    assert report.extractor == "domain" and report.feature_dim == 128
+    metrics = ("fid", "kid", "precision", "recall")
+    assert list(report.scores) == [
+        *metrics,
+        *(f"anatomy_{m}" for m in metrics),
+        "diversity",
+    ]
+    names = {k: s.name for k, s in report.scores.items()}
+    assert names["fid"] == "domain FID" and names["anatomy_fid"] == "anatomy FID"
+    assert names["precision"] == "domain precision"
+    assert names["anatomy_recall"] == "anatomy recall"
+    for m in metrics:
+        domain, anatomy = report.scores[m], report.scores[f"anatomy_{m}"]
+        assert (domain.extractor, anatomy.extractor) == ("domain", "anatomy")
+        assert domain.floor != anatomy.floor  # each space has its own floor
+    # plainly noised real slices: far above the floor in both spaces
+    for key in ("fid", "anatomy_fid"):
+        assert report.scores[key].value > 3 * report.scores[key].floor
+    # one space alone is the report it always was
+    domain_only = evaluate(real, noised, extractor="domain", **kw)
+    assert domain_only.spaces == {"domain": 128}
+    assert list(domain_only.scores) == [*metrics, "diversity"]
+    assert domain_only.scores["precision"].name == "precision"
+    for m in metrics:
+        assert domain_only.scores[m].floor == pytest.approx(report.scores[m].floor)
+    text = report.to_text()
+    assert "features  domain (128-d): " in text and "anatomy (128-d): " in text
+    assert "anatomy FID" in text and "domain and anatomy FID/KID" in text
+    record = json.loads(json.dumps(report.to_dict()))
+    assert record["spaces"] == {"domain": 128, "anatomy": 128}
+    assert record["scores"]["anatomy_fid"]["value"] == report.scores["anatomy_fid"].value
+    table = reports_table({"noised": report})
+    assert {"domain FID", "anatomy FID", "domain precision", "anatomy precision"} <= set(
+        table.columns
+    )
+    assert table.loc[FLOOR_ROW, "anatomy FID"] == report.scores["anatomy_fid"].floor
+    with pytest.raises(ValueError, match="each feature space once"):
+        evaluate(real, noised, extractor=["domain", "domain"], **kw)
+    with pytest.raises(ValueError, match="at least one feature space"):
+        evaluate(real, noised, extractor=[], **kw)
+
+
+def test_a_report_from_before_the_second_space_reads_as_one_space():
+    report = EvaluationReport("r", "f", 64, 64, "domain", 128, 0, 1, scores={})
+    assert report.spaces == {"domain": 128}

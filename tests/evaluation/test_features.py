@@ -12,14 +12,18 @@ from medgan_utils.data.dataset import subject_split
 from medgan_utils.data.load import load_dataset
 from medgan_utils.errors import DataError
 from medgan_utils.evaluation.features import (
+    ANATOMY_ENCODER_DIR,
     DOMAIN_ENCODER_DIR,
+    AnatomyFeatures,
     DomainFeatures,
     InceptionFeatures,
     PixelFeatures,
     check_images,
     get_extractor,
+    load_anatomy_encoder,
     load_domain_encoder,
 )
+from medgan_utils.evaluation.metrics import frechet_distance
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +151,113 @@ def test_inception_wrapper_feeds_uint8_rgb(monkeypatch):
     ext = InceptionFeatures()
     feats = ext(torch.full((3, 1, 32, 32), -1.0))
     assert ext.dim == 2048 and feats.shape == (3, 2048) and float(feats.max()) == 0.0
+
+
+# --------------------------------------------------------------------------- anatomy encoder
+
+
+def _blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """Separable Gaussian blur of ``(N, 1, S, S)`` (7 taps, replicate padding)."""
+    r = torch.arange(-3, 4, dtype=torch.float32)
+    k = torch.exp(-(r**2) / (2 * sigma**2))
+    k = k / k.sum()
+    x = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, (3, 3, 0, 0), mode="replicate"), k.view(1, 1, 1, 7)
+    )
+    return torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, (0, 0, 3, 3), mode="replicate"), k.view(1, 1, 7, 1)
+    )
+
+
+def _noise(x: torch.Tensor, sigma: float = 0.08) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return (x + sigma * torch.randn(x.shape, generator=g)).clamp(-1, 1)
+
+
+def test_anatomy_encoder_loads_has_no_artefact_head_and_is_deterministic(unseen):
+    ext = get_extractor("anatomy")
+    assert isinstance(ext, AnatomyFeatures) and ext.name == ext.label == "anatomy"
+    assert ext.dim == 128 and not ext.model.training
+    assert ext.model.corruption is None and ext.model.config.n_corruptions == 0
+    assert "corruption" not in ext.model(unseen.images[:2])
+    x = unseen.images[:40]
+    a = ext(x)
+    assert a.shape == (40, 128) and a.dtype == torch.float64
+    assert torch.allclose(a, ext(x, batch_size=7), atol=1e-6)
+    # another space than the domain encoder's, from other weights
+    assert not torch.allclose(a, get_extractor("domain")(x))
+    assert load_anatomy_encoder() is ext.model  # cached per folder
+    assert (ANATOMY_ENCODER_DIR / "encoder.safetensors").stat().st_size < 20e6
+    assert (ANATOMY_ENCODER_DIR / "MODEL_CARD.md").is_file()
+    with pytest.raises(ValueError, match="anatomy encoder reads grey-scale"):
+        ext(torch.zeros(2, 3, 64, 64))
+    with pytest.raises(DataError, match="encoder.json"):
+        AnatomyFeatures(DOMAIN_ENCODER_DIR.parent / "no-such-folder")
+
+
+def test_anatomy_heads_know_level_and_lesion_on_unseen_subjects(unseen):
+    from sklearn.metrics import roc_auc_score
+
+    model = load_anatomy_encoder()
+    with torch.no_grad():
+        out = model(unseen.images)
+    level = torch.tensor([m.slice_index for m in unseen.meta], dtype=torch.float32)
+    pred = out["level"] * model.config.level_scale + model.config.level_center
+    assert (pred - level).abs().mean() < 0.25 * (level - level.median()).abs().mean()
+    assert roc_auc_score((unseen.labels == 0).numpy(), out["lesion"].numpy()) > 0.8
+
+
+def test_anatomy_floor_is_below_a_blurred_or_noised_real_set(real):
+    """Two subject-disjoint halves of real slices are close in the anatomy space; the same
+    half plainly blurred or noised is far, though the encoder never saw either artefact.
+    Mild noise, which the domain encoder was trained to spot, leaves most slices inside the
+    real manifold here and none there."""
+    from medgan_utils.evaluation.metrics import precision_recall
+
+    ext = get_extractor("anatomy")
+    train, _, test = subject_split(real.subjects, (0.5, 0.0, 0.5), seed=0)
+    a, b = real.images[train], real.images[test]
+    fa = ext(a)
+    floor = frechet_distance(fa, ext(b))
+    blurred = frechet_distance(fa, ext(_blur(b, 1.0)))
+    noised = frechet_distance(fa, ext(_noise(b, 0.2)))
+    assert floor < blurred / 3 and floor < noised / 3, (floor, blurred, noised)
+    mild = _noise(b, 0.08)
+    domain = get_extractor("domain")
+    in_anatomy = precision_recall(fa, ext(mild), 3)[0]
+    in_domain = precision_recall(domain(a), domain(mild), 3)[0]
+    assert in_anatomy > 0.5 > 0.1 > in_domain, (in_anatomy, in_domain)
+
+
+def _load_script(root, monkeypatch, name):
+    monkeypatch.syspath_prepend(str(root / "scripts"))  # scripts import their siblings
+    spec = importlib.util.spec_from_file_location(name, root / "scripts" / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, script)  # dataclasses look their module up
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_anatomy_training_script_tiny_runs(tmp_path, root, monkeypatch):
+    script = _load_script(root, monkeypatch, "train_anatomy_encoder")
+    config = script.AnatomyTrainConfig(n_subjects=4, epochs=1, batch_size=32)
+    script.train(config, tmp_path / "a", quiet=True)
+    script.train(config, tmp_path / "b", quiet=True)
+    a, b = AnatomyFeatures(tmp_path / "a"), AnatomyFeatures(tmp_path / "b")
+    x = torch.rand(4, 1, 64, 64) * 2 - 1
+    assert torch.equal(a(x), b(x)) and a.model.corruption is None
+    contrastive = script.AnatomyTrainConfig(method="contrastive", n_subjects=4, epochs=1)
+    info = script.train(contrastive, tmp_path / "c", quiet=True)
+    assert "--method contrastive --epochs 1" in info["command"] and not info["artefact_head"]
+    assert np.isfinite(AnatomyFeatures(tmp_path / "c")(x).numpy()).all()
+    with pytest.raises(ValueError, match="method must be one of"):
+        script.train(script.AnatomyTrainConfig(method="byol"), tmp_path / "d")
+
+
+def test_nt_xent_is_the_simclr_loss(root, monkeypatch):
+    script = _load_script(root, monkeypatch, "train_anatomy_encoder")
+    z = torch.eye(4)  # four orthogonal images; each view's partner is its copy
+    # each row: partner similarity 1/t against 6 others at 0 -> log(1 + 6 exp(-1/t))
+    expected = float(np.log(1 + 6 * np.exp(-1 / 0.5)))
+    assert float(script.nt_xent(z, z, 0.5)) == pytest.approx(expected, rel=1e-6)
+    assert float(script.nt_xent(z, z.roll(1, 0), 0.5)) > expected + 1  # wrong partners

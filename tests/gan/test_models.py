@@ -147,6 +147,9 @@ def test_label_errors() -> None:
         ({"embed_dim": 0}, "embed_dim must be an integer >= 1"),
         ({"norm": "group"}, "norm must be one of .*got 'group'"),
         ({"spectral_norm": 1}, "spectral_norm must be True or False"),
+        ({"upsample": "deconv"}, "upsample must be one of .*got 'deconv'"),
+        ({"minibatch_std": 1}, "minibatch_std must be 0 .*got 1"),
+        ({"minibatch_std": True}, "minibatch_std must be 0"),
     ],
 )
 def test_config_errors(kwargs: dict, message: str) -> None:
@@ -273,3 +276,53 @@ def test_bf16_autocast_channels_last(num_classes: int) -> None:
     for t in (images, scores, features):
         assert torch.isfinite(t.float()).all()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in G.parameters())
+
+
+RECIPE = {"spectral_norm": True, "upsample": "nearest", "minibatch_std": 4}
+
+
+def test_new_options_round_trip_and_old_files_load() -> None:
+    config = DCGANConfig(image_size=32, width=8, upsample="bilinear", minibatch_std=4)
+    assert DCGANConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert config.to_dict()["upsample"] == "bilinear" and config.to_dict()["minibatch_std"] == 4
+    # a plain DCGAN's file is what it was before the options existed (shipped checksums hold)
+    assert not {"upsample", "minibatch_std"} & set(DCGANConfig().to_dict())
+    # a model_config written before these options existed: the plain DCGAN, same weights
+    old = {k: v for k, v in DCGANConfig().to_dict().items() if k not in RECIPE}
+    assert DCGANConfig.from_dict(old) == DCGANConfig()
+    assert list(Generator(DCGANConfig.from_dict(old)).state_dict()) == list(
+        Generator(DCGANConfig()).state_dict()
+    )
+
+
+@pytest.mark.parametrize("upsample", ["transpose", "nearest"])
+def test_conditional_generator_follows_its_label_with_the_recipe(upsample: str) -> None:
+    torch.manual_seed(0)
+    config = DCGANConfig(image_size=32, width=8, num_classes=2, **{**RECIPE, "upsample": upsample})
+    G, D = (m.eval() for m in build_gan(config))
+    z = torch.randn(1, 100).repeat(4, 1)
+    with torch.no_grad():
+        images = G(z, torch.tensor([0, 1, 0, 1]))
+        assert torch.equal(images[0], images[2])  # same noise and label: same image
+        # another label: another image (fresh eval-mode outputs are tiny: compare relatively)
+        assert (images[0] - images[1]).abs().max() > 0.1 * images.abs().max()
+        assert D(images, torch.tensor([0, 1, 0, 1])).shape == (4,)
+
+
+def test_recipe_networks_under_bf16_autocast() -> None:
+    config = DCGANConfig(image_size=32, width=8, **RECIPE)
+    G, D = (m.to(memory_format=torch.channels_last) for m in build_gan(config))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        scores = D(G(torch.randn(8, 100)))
+    scores.float().sum().backward()
+    assert scores.shape == (8,) and torch.isfinite(scores.float()).all()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in G.parameters())
+
+
+def test_flops_of_the_upsample_generator() -> None:
+    """Resize + 3x3 conv costs ``9 / 4`` of a 4x4 stride-2 transposed conv per doubling."""
+    g_t = layer_macs(Generator(DCGANConfig()), torch.zeros(1, 100))
+    g_n = layer_macs(Generator(DCGANConfig(upsample="nearest")), torch.zeros(1, 100))
+    assert g_n["main.0"] == g_t["main.0"]  # the 1x1 -> 4x4 projection is unchanged
+    assert g_n["main.4"] == 256 * 8 * 8 * 512 * 9  # out pixels x in channels x 3x3
+    assert g_t["main.3"] * 9 == g_n["main.4"] * 4

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -146,3 +147,268 @@ def test_bf16_autocast_step_runs_and_stays_finite():
     assert trainer.amp_dtype is torch.bfloat16
     assert all(torch.isfinite(torch.tensor(v)) for v in trainer.history[-1].values())
     assert trainer.samples().dtype == torch.float32
+
+
+# -- the modern recipe (issue 13): options, old files, each piece in the loop --------------
+
+RECIPE_MODEL = dataclasses.replace(SMALL, spectral_norm=True, upsample="nearest", minibatch_std=4)
+RECIPE = dataclasses.replace(
+    FAST,
+    loss="hinge",
+    ema_decay=0.99,
+    ema_warmup=True,
+    r1_gamma=1.0,
+    r1_interval=2,
+    augment="translation,cutout,brightness,contrast",
+)
+NEW_MODEL_KEYS = ("upsample", "minibatch_std")
+NEW_TRAIN_KEYS = ("ema_decay", "ema_warmup", "r1_gamma", "r1_interval", "augment")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"loss": "wgan-gp", "r1_gamma": 1.0}, "r1_gamma: loss 'wgan-gp' has its own"),
+        ({"augment": "translation,mixup"}, "augment: unknown augmentation 'mixup'"),
+        ({"ema_decay": 1.5}, r"ema_decay must lie in \(0, 1\)"),
+        ({"ema_warmup": True}, "ema_warmup needs ema_decay"),
+        ({"r1_gamma": -1.0}, "r1_gamma must be >= 0"),
+        ({"r1_interval": 0}, "r1_interval must be >= 1"),
+    ],
+)
+def test_recipe_option_errors_name_the_option(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_options_that_do_not_fit_the_model_or_data():
+    with pytest.raises(ValueError, match="augment: saturation does nothing on grey-scale"):
+        GANTrainer(SMALL, dataclasses.replace(FAST, augment="saturation"))
+    with pytest.raises(ValueError, match="minibatch_std=4 needs a batch size divisible"):
+        GANTrainer(
+            dataclasses.replace(SMALL, minibatch_std=4), dataclasses.replace(FAST, batch_size=6)
+        )
+    conditional = GANTrainer(dataclasses.replace(SMALL, num_classes=2), FAST)
+    with pytest.raises(ValueError, match="num_classes=2: a conditional GAN needs labelled"):
+        conditional.fit(blobs(labelled=False), epochs=1)
+
+
+def test_train_config_round_trip_and_old_dicts():
+    assert TrainConfig.from_dict(json.loads(json.dumps(RECIPE.to_dict()))) == RECIPE
+    old = {k: v for k, v in FAST.to_dict().items() if k not in NEW_TRAIN_KEYS}
+    assert TrainConfig.from_dict(old) == FAST  # missing keys: the old behaviour (all off)
+    with pytest.raises(ValueError, match="unknown TrainConfig keys"):
+        TrainConfig.from_dict({**old, "ema": True})
+
+
+def _as_old_checkpoint(path):
+    """Rewrite a checkpoint as the code before the recipe wrote it: no keys for the new
+    options in its configs (the tensors are the same)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["medgan"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    assert not any(k.startswith("G_ema.") for k in tensors)
+    for key, new in (("model_config", NEW_MODEL_KEYS), ("train_config", NEW_TRAIN_KEYS)):
+        meta[key] = {k: v for k, v in meta[key].items() if k not in new}
+    save_file(tensors, str(path), metadata={"medgan": json.dumps(meta)})
+
+
+def test_old_checkpoint_resumes_bit_exactly(tmp_path):
+    straight = GANTrainer(SMALL, FAST)
+    straight.fit(blobs())
+    first = GANTrainer(SMALL, FAST)
+    first.fit(blobs(), epochs=1)
+    first.save_checkpoint(tmp_path / "old.safetensors")
+    _as_old_checkpoint(tmp_path / "old.safetensors")
+    assert "ema_decay" not in read_checkpoint_meta(tmp_path / "old.safetensors")["train_config"]
+    resumed = GANTrainer(SMALL, FAST)
+    resumed.load_checkpoint(tmp_path / "old.safetensors")
+    resumed.fit(blobs())
+    assert resumed.history == straight.history
+    for name in ("G", "D"):
+        ref = getattr(straight, name).state_dict()
+        for k, v in getattr(resumed, name).state_dict().items():
+            assert torch.equal(v, ref[k]), f"{name}.{k}"
+    # an old checkpoint has no average of G to resume a run that keeps one
+    with pytest.raises(ValueError, match="has no average of G's weights"):
+        GANTrainer(SMALL, dataclasses.replace(FAST, ema_decay=0.9)).load_checkpoint(
+            tmp_path / "old.safetensors"
+        )
+
+
+def test_old_run_folder_resumes(tmp_path):
+    """A run folder written before the recipe (no new keys in run.json or the checkpoint)
+    resumes with --resume and ends where an uninterrupted run ends."""
+    from safetensors.torch import load_file
+
+    from medgan_utils.gan.runs import train_run
+
+    tiny = DCGANConfig(image_size=32, width=4, latent_dim=8)
+    one = TrainConfig(epochs=1, batch_size=8, n_samples=4, precision="fp32")
+    two = dataclasses.replace(one, epochs=2)
+    options = {"n_subjects": 4, "seed": 1}
+    train_run("builtin", tmp_path / "straight", tiny, two, progress=False, data_options=options)
+    old = tmp_path / "old"
+    train_run("builtin", old, tiny, one, progress=False, data_options=options)
+    record = json.loads((old / "run.json").read_text())
+    for key, new in (("model_config", NEW_MODEL_KEYS), ("train_config", NEW_TRAIN_KEYS)):
+        record[key] = {k: v for k, v in record[key].items() if k not in new}
+    (old / "run.json").write_text(json.dumps(record))
+    _as_old_checkpoint(old / "checkpoint.safetensors")
+    train_run("builtin", old, tiny, two, resume=True, progress=False, data_options=options)
+    a = load_file(str(tmp_path / "straight" / "generator.safetensors"))
+    b = load_file(str(old / "generator.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_recipe_resume_reaches_the_same_weights(tmp_path):
+    straight = GANTrainer(RECIPE_MODEL, RECIPE)
+    straight.fit(blobs())
+    first = GANTrainer(RECIPE_MODEL, RECIPE)
+    first.fit(blobs(), epochs=1)
+    first.save_checkpoint(tmp_path / "ck.safetensors")
+    resumed = GANTrainer(RECIPE_MODEL, RECIPE)
+    resumed.load_checkpoint(tmp_path / "ck.safetensors")
+    resumed.fit(blobs())
+    assert resumed.history == straight.history and "r1" in straight.history[-1]
+    for name in ("G", "D", "ema"):
+        ref = getattr(straight, name).state_dict()
+        for k, v in getattr(resumed, name).state_dict().items():
+            assert torch.equal(v, ref[k]), f"{name}.{k}"
+    assert resumed.ema.n_updates == straight.ema.n_updates == 2 * (64 // 16)  # one per G step
+
+
+def test_ema_generator_samples_and_is_exported(tmp_path):
+    from safetensors.torch import load_file
+
+    from medgan_utils.gan.callbacks import Checkpoint
+
+    config = dataclasses.replace(FAST, ema_decay=0.9)
+    trainer = GANTrainer(SMALL, config, [Checkpoint(tmp_path)])
+    trainer.fit(blobs(), epochs=1)
+    assert trainer.generator is trainer.ema.generator
+    shipped = load_file(str(tmp_path / "generator.safetensors"))
+    averaged, live = trainer.ema.generator.state_dict(), trainer.G.state_dict()
+    assert all(torch.equal(shipped[k], averaged[k]) for k in shipped)
+    assert not all(torch.equal(shipped[k], live[k]) for k in shipped)
+    G = trainer.ema.generator.eval()
+    with torch.no_grad():
+        assert torch.equal(trainer.samples(), G(trainer.fixed_noise))
+    # the checkpoint holds both; a trainer without the average refuses it
+    with pytest.raises(ValueError, match="has average of G's weights but"):
+        GANTrainer(SMALL, FAST).load_checkpoint(tmp_path / "checkpoint.safetensors")
+
+
+def test_augmentation_is_the_same_for_real_and_fake(monkeypatch):
+    """D sees both batches through one policy: every call uses it, and the transforms
+    leave the same statistics on identical real and fake inputs."""
+    from medgan_utils.gan import train
+
+    calls = []
+    original = train.diff_augment
+
+    def spy(x, policy, generator=None):
+        calls.append(policy)
+        return original(x, policy, generator)
+
+    monkeypatch.setattr(train, "diff_augment", spy)
+    trainer = GANTrainer(
+        SMALL, dataclasses.replace(FAST, batch_size=256, augment="translation,cutout")
+    )
+    seen = []
+    trainer.D.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach()))
+    ones = torch.ones(256, 1, 32, 32)
+    trainer.train_step(ones, None, torch.randn(256, 16), torch.Generator().manual_seed(0))
+    assert calls == [("translation", "cutout")] * 3  # real and fake in D's step, fake in G's
+    assert len(seen) == 3
+    trainer.d_step(ones, ones, None, torch.Generator().manual_seed(1))
+    real_in, fake_in = seen[3], seen[4]
+    zr, zf = ((x == 0).flatten(1).double().mean(1) for x in (real_in, fake_in))
+    assert zr.mean() > 0.1 and zf.mean() > 0.1  # cutout and translation really ran
+    se = (zr.var() / len(zr) + zf.var() / len(zf)).sqrt()
+    assert (zr.mean() - zf.mean()).abs() < 4 * se
+    assert not torch.equal(real_in, fake_in)  # fresh draws for each batch
+
+
+def test_lazy_r1_every_k_steps_scaled_by_k():
+    import copy
+
+    from medgan_utils.gan.penalties import r1_penalty
+
+    model = dataclasses.replace(SMALL, norm="layer")  # per-sample D: forwards repeat exactly
+    config = dataclasses.replace(FAST, r1_gamma=2.0, r1_interval=3)
+    trainer = GANTrainer(model, config)
+    real = blobs(16).images
+    logged = []
+    for _ in range(6):
+        logs = trainer.train_step(real, None, torch.randn(16, 16))
+        logged.append("r1" in logs)
+    assert logged == [True, False, False, True, False, False]
+    assert trainer.step == 6  # the next D step penalises: check the scale
+    fake = torch.rand(16, 1, 32, 32) * 2 - 1
+    D = copy.deepcopy(trainer.D)
+    base = discriminator_loss(D(real), D(fake), "bce")
+    penalty = r1_penalty(D, real)
+    logs = trainer.d_step(real, fake, None)
+    assert logs["r1"] == pytest.approx(penalty.item(), rel=1e-5)
+    assert logs["loss_d"] == pytest.approx((base + 2.0 / 2 * 3 * penalty).item(), rel=1e-5)
+
+
+def test_recipe_under_bf16_autocast():
+    trainer = GANTrainer(RECIPE_MODEL, dataclasses.replace(RECIPE, precision="bf16"))
+    trainer.fit(blobs(), epochs=1)
+    assert trainer.amp_dtype is torch.bfloat16
+    assert "r1" in trainer.history[-1]
+    assert all(torch.isfinite(torch.tensor(v)) for v in trainer.history[-1].values())
+    assert trainer.samples().dtype == torch.float32
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_recipe_learns_the_data():
+    """The whole recipe on disc images, 4 short epochs: the KID between generated and real
+    images (pixel features) falls to under half of the untrained generator's."""
+    from medgan_utils.evaluation.features import PixelFeatures
+    from medgan_utils.evaluation.metrics import kernel_distance
+
+    data = blobs(512)
+    model = dataclasses.replace(RECIPE_MODEL, width=16)
+    config = dataclasses.replace(
+        RECIPE,
+        epochs=4,
+        batch_size=32,
+        n_samples=256,
+        ema_decay=0.999,
+        r1_gamma=0.1,
+        r1_interval=4,
+        augment="translation,cutout",
+    )
+    trainer = GANTrainer(model, config)
+    pixels = PixelFeatures(8)
+    real = pixels(data.images)
+
+    def kid() -> float:
+        return kernel_distance(real, pixels(trainer.samples()), 100, 50)[0]
+
+    before = kid()
+    trainer.fit(data)
+    after = kid()
+    assert after < 0.5 * before, (before, after)
+    x = trainer.samples()  # centre bright, corners dark, as in every training image
+    assert x[:, 0, 12:20, 12:20].mean() > x[:, 0, :4, :4].mean() + 0.5
+
+
+def test_lazy_r1_run_writes_its_history(tmp_path):
+    """With R1 every 8 steps and 4 steps per epoch, only the first epoch logs "r1": the
+    run's history.csv still has the column (empty where an epoch had no penalty)."""
+    from medgan_utils.gan.callbacks import Checkpoint
+
+    config = dataclasses.replace(FAST, r1_gamma=1.0, r1_interval=8)
+    trainer = GANTrainer(SMALL, config, [Checkpoint(tmp_path)])
+    trainer.fit(blobs())
+    assert "r1" in trainer.history[0] and "r1" not in trainer.history[1]
+    lines = (tmp_path / "history.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert "r1" in header and lines[2].split(",")[header.index("r1")] == ""

@@ -27,9 +27,10 @@ from medgan_utils.gan.zoo import (
     load_generator,
 )
 from medgan_utils.hub import catalog as hub
+from medgan_utils.hub import downloads, sandbox
 from medgan_utils.hub import generate as synthetic
 from medgan_utils.hub import packages as package_store
-from medgan_utils.hub.export import WEIGHTS, export_medigan, read_package_metadata
+from medgan_utils.hub.export import WEIGHTS, export_medigan, package_code, read_package_metadata
 
 REMOTE = "https://zenodo.org/record/1/files/{}.zip?download=1"
 
@@ -39,7 +40,7 @@ def _offline(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDGAN_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MEDGAN_OFFLINE", "1")
     monkeypatch.delenv("MEDGAN_CATALOG", raising=False)
-    monkeypatch.setattr(package_store.time, "sleep", lambda s: None)  # retries, fast
+    monkeypatch.setattr(downloads.time, "sleep", lambda s: None)  # retries, fast
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,10 @@ def _as_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 def _remote(exported: Path, model_id: str = "00000_DCGAN_TINY") -> hub.Catalog:
-    """A catalog entry for ``exported`` as if it were hosted on Zenodo."""
+    """A catalog entry for ``exported`` as if it were an official model hosted on Zenodo."""
     (entry,) = read_package_metadata(exported).values()
     entry["execution"]["package_link"] = REMOTE.format(model_id)
-    return hub.Catalog({model_id: entry}, origin="test")
+    return hub.Catalog({model_id: entry}, origin="test", official=frozenset({model_id}))
 
 
 def test_our_model_through_medigan_matches_zoo_and_repeats(tiny, tmp_path, monkeypatch):
@@ -137,7 +138,7 @@ def test_offline_error_names_model_size_and_how(exported, monkeypatch):
         calls.append(timeout)
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 
-    monkeypatch.setattr(package_store, "_download", unreachable)
+    monkeypatch.setattr(downloads, "download", unreachable)
     package_store._record("00000_DCGAN_TINY", size=1_234_567)
     with pytest.raises(ModelNotAvailableError, match=r"cannot be reached .* size 1\.2 MB"):
         synthetic.fetch_model("00000_DCGAN_TINY", catalog, timeout=5)
@@ -160,7 +161,7 @@ def test_interrupted_or_corrupt_downloads_leave_nothing_and_retry(exported, tmp_
             raise TimeoutError("timed out")
         part.write_bytes(data if len(attempts) == 3 else data[: len(data) // 2])
 
-    monkeypatch.setattr(package_store, "_download", flaky)
+    monkeypatch.setattr(downloads, "download", flaky)
     folder = synthetic.fetch_model("00000_DCGAN_TINY", catalog)
     assert len(attempts) == 3 and (folder / "00000_DCGAN_TINY" / "__init__.py").exists()
     ws = package_store.workspace()
@@ -172,7 +173,7 @@ def test_interrupted_or_corrupt_downloads_leave_nothing_and_retry(exported, tmp_
 
     # always broken: refused after three tries, and nothing half-unpacked stays behind
     catalog = _remote(exported, "00000_DCGAN_TINY_2")
-    monkeypatch.setattr(package_store, "_download", lambda u, p, t: p.write_bytes(data[:-200]))
+    monkeypatch.setattr(downloads, "download", lambda u, p, t: p.write_bytes(data[:-200]))
     with pytest.raises(PackageIntegrityError, match="was broken 3 times"):
         synthetic.fetch_model("00000_DCGAN_TINY_2", catalog)
     assert not (ws / "models" / "00000_DCGAN_TINY_2").exists()
@@ -319,9 +320,10 @@ def test_export_and_reload_through_medigan(tiny, exported, tmp_path):
     assert ModelContributor.validate_model_id(None, model_id)
     assert ConfigManager(config_dict={}).is_model_metadata_valid(model_id, metadata, True)
     names = zipfile.ZipFile(exported).namelist()
+    code = package_code()  # __init__.py, dcgan.py and the gan modules dcgan.py imports
+    assert {"__init__.py", "dcgan.py"} <= set(code)
     assert {n.split("/", 1)[1] for n in names} == {
-        "__init__.py",
-        "dcgan.py",
+        *code,
         "generator.safetensors",
         "generator.json",
         "metadata.json",
@@ -402,4 +404,4 @@ def test_path_arguments_become_absolute(tmp_path, monkeypatch):
     (tmp_path / "scans").mkdir()
     (tmp_path / "lesion").mkdir()  # a folder named like a class must not turn into a path
     given = {"input_path": "scans", "condition": "lesion", "gpu_id": "0"}
-    assert synthetic._absolute(given) == {**given, "input_path": str(tmp_path / "scans")}
+    assert sandbox.absolute_paths(given) == {**given, "input_path": str(tmp_path / "scans")}
