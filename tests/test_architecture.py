@@ -3,12 +3,13 @@
 Layers, bottom to top; a module imports only its own layer or lower ones:
 
     settings, errors, registry -> stats, viz, weights -> data -> gan, exports
-    -> evaluation, hub -> downstream -> ethics -> cli, dashboards, appkit
+    -> evaluation, hub -> downstream -> ethics -> cli, dashboards, appkit, course
 
-Nothing in the package imports ``appkit``, ``dashboards`` or ``cli`` (the views on top), no two
-modules import each other, directly or around a longer circle (lazy imports inside functions
-count too: a circle is a circle whenever it is closed), and importing any module of the package
-does not import the heavy optional libraries (Streamlit, medigan, Playwright, ipywidgets).
+Nothing in the package imports ``appkit``, ``dashboards``, ``course`` or ``cli`` (the views on
+top), no two modules import each other, directly or around a longer circle (lazy imports
+inside functions count too: a circle is a circle whenever it is closed), and importing any
+module of the package does not import the heavy optional libraries (Streamlit, medigan,
+Playwright, ipywidgets).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ LAYERS = [
     {"evaluation", "hub"},
     {"downstream"},
     {"ethics"},
-    {"cli", "dashboards", "appkit"},
+    {"cli", "dashboards", "appkit", "course"},
 ]
-VIEWS = {"cli", "dashboards", "appkit"}
+VIEWS = {"cli", "dashboards", "appkit", "course"}
 # Copied verbatim into medigan model packages as their __init__.py: its relative imports point
 # into that package, not into medgan_utils, and the builder reads it as text.
 STANDALONE = {"medgan_utils.hub.template"}

@@ -1,0 +1,10 @@
+"""The course's exercises: ``course.check("3.2", answer)`` checks a learner's answer.
+
+A view on top of the package (like ``dashboards``): it imports the package, nothing in the
+package imports it. See :mod:`.exercises` for how a chapter lays out an exercise.
+"""
+
+from . import checks  # noqa: F401  (registers every exercise)
+from .exercises import EXERCISES, Exercise, check
+
+__all__ = ["EXERCISES", "Exercise", "check"]
