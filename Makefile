@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 app: install
-	$(VENV)/bin/streamlit run app/streamlit_app.py
+	$(VENV)/bin/medgan app
 
 test: install
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,8 @@ Usage:
     python benchmarks/train_throughput.py                # batch 64, 5 rounds of 10 steps each
     python benchmarks/train_throughput.py --steps 2 --warmup 1 --batch-size 8   # a quick run
     python benchmarks/train_throughput.py --tables recipe --bf16   # the recipe's costs only
+    python benchmarks/train_throughput.py --device cuda --tables sizes --image-sizes 64 128 \
+        --precisions tf32 bf16 --channels-last --compile --matmul-size 8192   # a GPU's table
 
 Ours (``GANTrainer.train_step``) and the reference (the loop of pytorch/examples
 ``dcgan/main.py``, written out below) train the same 64x64 grey-scale DCGAN on one random
@@ -18,6 +20,19 @@ The recipe table times ``GANTrainer.train_step`` with each piece of the modern r
 minibatch std) added alone to the plain DCGAN, and all of them together, in rounds
 interleaved as above. Lazy R1 runs once every 16 steps, so its rate is an average only
 over rounds that cover many steps (use ``--steps 16`` or more).
+
+The sizes table times ``GANTrainer.train_step`` (the plain DCGAN) at each of
+``--image-sizes`` in each setting: a precision (``fp32``; ``tf32``, fp32 with TensorFloat-32
+in cuDNN's convolutions and cuBLAS's matmuls, CUDA only; ``bf16`` autocast), a memory
+format (``+cl``: channels_last) and ``+compile`` (``torch.compile`` of G and D, default
+mode; its compilation happens in the warmup steps, so use ``--warmup 3`` or more). Each
+setting's rate is given as a share of the matmul rate in its own precision and of the bf16
+matmul rate, both measured by ``matmul_gflops`` as for the CPU (on a GPU use
+``--matmul-size 8192``: a smaller product is too short to time against the launch and the
+synchronisation). The batch is placed on the device beforehand (data loading is timed by
+``data_loading.py``); ``train_step``'s own ``.item()`` calls are timed, as they are part of
+every step our trainer runs. On CUDA ``fp32`` means true fp32: PyTorch lets cuDNN use TF32
+for convolutions by default, so ``fp32`` turns that off and ``tf32`` turns it on for both.
 """
 
 from __future__ import annotations
@@ -26,8 +41,8 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -65,6 +80,8 @@ RECIPE_PIECES["full recipe (lazy R1)"] = (
     },
 )
 STEP_NAMES = {"ours": "ours: GANTrainer.train_step", "reference": "reference: pytorch/examples"}
+SIZE_PRECISIONS = ("fp32", "tf32", "bf16")  # the sizes table's precisions
+SIZE_OPTIONS = ("cl", "compile")  # what may follow a precision: "bf16+cl+compile"
 
 
 def _sync(device: torch.device) -> None:
@@ -189,10 +206,27 @@ class ReferenceDCGAN:
         return errD.item(), errG.item(), D_x, D_G_z1, D_G_z2  # what the example prints
 
 
+@contextmanager
+def tf32(device: torch.device, enabled: bool) -> Iterator[None]:
+    """On CUDA, allow TensorFloat-32 in fp32 convolutions and matmuls (``enabled``) or forbid
+    it (true fp32) inside the block; elsewhere nothing changes."""
+    if device.type != "cuda":
+        yield
+        return
+    backends = torch.backends
+    before = backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32
+    backends.cudnn.allow_tf32 = backends.cuda.matmul.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32 = before
+
+
 def matmul_gflops(n: int, dtype: torch.dtype, device: torch.device, repeat: int = 5) -> float:
     """Median GFLOP/s of an ``n x n`` by ``n x n`` matmul (``2 n^3`` FLOPs), after warmup.
 
-    Each timing runs enough matmuls (one for n >= 128) to be long against timer noise.
+    Each timing runs enough matmuls (one for n >= 128) to be long against timer noise. On
+    CUDA an fp32 product runs as the global TF32 setting says (see :func:`tf32`).
     """
     a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
     calls = max(1, 2**21 // n**3)
@@ -283,6 +317,69 @@ def time_recipe(
     return _median_rates(steps, args, device)
 
 
+def parse_variant(text: str) -> tuple[str, bool, bool]:
+    """``"bf16+cl+compile"`` -> ``("bf16", True, True)``: precision, channels_last, compile.
+
+    Raises:
+        ValueError: an unknown precision or option, naming it.
+    """
+    precision, *options = text.split("+")
+    if precision not in SIZE_PRECISIONS:
+        raise ValueError(f"setting {text!r}: the precision must be one of {SIZE_PRECISIONS}")
+    unknown = set(options) - set(SIZE_OPTIONS)
+    if unknown:
+        raise ValueError(f"setting {text!r}: unknown {sorted(unknown)}; options: {SIZE_OPTIONS}")
+    return precision, "cl" in options, "compile" in options
+
+
+def describe_variant(text: str) -> str:
+    """``"bf16+cl+compile"`` -> ``"bf16 autocast, channels_last, compiled"``."""
+    precision, channels_last, compiled = parse_variant(text)
+    words = [{"fp32": "fp32", "tf32": "TF32", "bf16": "bf16 autocast"}[precision]]
+    words.append("channels_last" if channels_last else "contiguous")
+    return ", ".join(words + (["compiled"] if compiled else ["eager"]))
+
+
+def sized_step(
+    size: int, variant: str, args: argparse.Namespace, device: torch.device
+) -> Callable[[], Any]:
+    """One ``GANTrainer.train_step`` of the plain ``size`` x ``size`` DCGAN in ``variant``
+    (see :func:`parse_variant`), on a batch already on ``device``."""
+    precision, channels_last, compiled = parse_variant(variant)
+    b, config = args.batch_size, DCGANConfig(image_size=size, channels=1, width=args.width)
+    train_config = TrainConfig(
+        batch_size=b, precision="bf16" if precision == "bf16" else "fp32", device=str(device)
+    )
+    trainer = GANTrainer(config, train_config)
+    # The trainer picks channels_last exactly when it autocasts; here the setting decides.
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    trainer.memory_format = fmt
+    trainer.G.to(memory_format=fmt)
+    trainer.D.to(memory_format=fmt)
+    if compiled:  # train_step calls them; their parameters stay the optimisers'
+        trainer.G = torch.compile(trainer.G)
+        trainer.D = torch.compile(trainer.D)
+    real = torch.rand(b, 1, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    real = real.to(device, memory_format=fmt)
+
+    def step() -> Any:  # noise drawn on the CPU, as fit() does
+        with tf32(device, precision == "tf32"):
+            return trainer.train_step(real, None, torch.randn(b, config.latent_dim))
+
+    return step
+
+
+def time_sizes(args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+    """Median images/s of the plain DCGAN's step per image size and setting, keyed
+    ``"size | setting"``, over interleaved rounds."""
+    steps = {
+        f"{size} | {variant}": sized_step(size, variant, args, device)
+        for size in args.image_sizes
+        for variant in args.variants
+    }
+    return _median_rates(steps, args, device)
+
+
 def generation_latency(
     device: torch.device, sizes: list[int], repeat: int
 ) -> tuple[str, list[tuple[int, float]]]:
@@ -323,9 +420,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--tables",
         nargs="+",
-        choices=("reference", "recipe", "latency"),
+        choices=("reference", "recipe", "latency", "sizes"),
         default=["reference", "recipe", "latency"],
-        help="which tables to measure and print (default: all)",
+        help="which tables to measure and print (default: all but sizes)",
+    )
+    sizes = parser.add_argument_group("the sizes table (--tables sizes)")
+    sizes.add_argument("--image-sizes", type=int, nargs="+", default=[64], choices=(32, 64, 128))
+    sizes.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=SIZE_PRECISIONS,
+        help="fp32, tf32 (CUDA only), bf16 (default: fp32, and bf16 where the trainer picks it "
+        "or with --bf16)",
+    )
+    sizes.add_argument("--channels-last", action="store_true", help="every setting channels_last")
+    sizes.add_argument("--compile", action="store_true", help="every setting torch.compile'd")
+    sizes.add_argument(
+        "--variants",
+        nargs="+",
+        metavar="SETTING",
+        help="the settings to time, instead of --precisions x --channels-last x --compile: "
+        "a precision and options joined by +, e.g. fp32 tf32+cl bf16+cl+compile",
     )
     parser.add_argument(
         "--clock",
@@ -340,10 +455,23 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    device = pick_device(args.device)
+    try:
+        device = pick_device(args.device)
+    except ValueError as err:
+        parser.error(str(err))
     precisions = {"fp32": None}
     if args.bf16 or pick_precision(device, "auto") == torch.bfloat16:  # what our trainer picks
         precisions[BF16] = torch.bfloat16
+    if args.variants is None:
+        chosen = args.precisions or ["bf16" if dtype else "fp32" for dtype in precisions.values()]
+        options = ["cl"] * args.channels_last + ["compile"] * args.compile
+        args.variants = ["+".join([p, *options]) for p in chosen]
+    try:
+        used = {parse_variant(v)[0] for v in args.variants}
+    except ValueError as err:
+        parser.error(str(err))
+    if "tf32" in used and device.type != "cuda":
+        parser.error(f"tf32 is a setting of CUDA GPUs; this run is on {device.type}")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     setting = (
         f"device {name}, torch {torch.__version__}, torch threads {torch.get_num_threads()}; "
@@ -357,6 +485,8 @@ def main(argv: list[str] | None = None) -> None:
         print_recipe_table(args, device, precisions, setting)
     if "latency" in args.tables:
         print_latency_table(args, device)
+    if "sizes" in args.tables:
+        print_sizes_table(args, device, name)
 
 
 def print_reference_table(
@@ -408,6 +538,49 @@ def print_recipe_table(
             rate = median[f"{piece} | {label}"]
             rows.append([piece, label, f"{rate:,.1f}", f"{rate / plain:.2f}x"])
     print_table(["training step", "precision", "images/s", "vs plain"], rows, 2)
+    print()
+
+
+def print_sizes_table(args: argparse.Namespace, device: torch.device, name: str) -> None:
+    """Images/s of the plain DCGAN's step per image size and setting, in GFLOP/s and as a
+    share of the matmul rate in the setting's precision and in bf16."""
+    median = time_sizes(args, device)
+    n = args.matmul_size
+    dtypes = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}
+    matmul = {}
+    for precision in dict.fromkeys(["bf16", *(parse_variant(v)[0] for v in args.variants)]):
+        with tf32(device, precision == "tf32"):
+            matmul[precision] = matmul_gflops(n, dtypes[precision], device)
+    print(
+        f"GANTrainer.train_step of the plain DCGAN by image size and setting: device {name}, "
+        f"torch {torch.__version__}, torch threads {torch.get_num_threads()}; batch "
+        f"{args.batch_size} of SxSx1 on the device, ngf = ndf = {args.width}; median of "
+        f"{args.rounds} interleaved rounds of {args.steps} steps after {args.warmup} warmup "
+        f"steps (which hold any compilation); matmul {n}x{n}, median of 5"
+        + ("; images per CPU-second" if args.clock == "cpu" else "")
+    )
+    print()
+    rows = []
+    for size in args.image_sizes:
+        flops = training_flops_per_image(DCGANConfig(image_size=size, channels=1, width=args.width))
+        for variant in args.variants:
+            rate = median[f"{size} | {variant}"]
+            gflops = rate * flops / 1e9
+            own = matmul[parse_variant(variant)[0]]
+            rows.append(
+                [
+                    f"{size}x{size}",
+                    describe_variant(variant),
+                    f"{rate:,.1f}",
+                    f"{gflops:,.1f}",
+                    f"{100 * gflops / own:.1f}%",
+                    f"{100 * gflops / matmul['bf16']:.1f}%",
+                ]
+            )
+    for precision, rate in matmul.items():
+        rows.append([f"matmul {n}x{n}", precision, "", f"{rate:,.1f}", "", ""])
+    header = ["image size", "setting", "images/s", "GFLOP/s", "% of its matmul", "% of bf16"]
+    print_table(header, rows, 2)
     print()
 
 

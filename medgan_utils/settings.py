@@ -55,6 +55,8 @@ SUPPORTED_SIZES = (32, 64, 128)  # image sizes the networks and the built-in set
 MAX_SEED = 2**32 - 1
 CLAIM_FILE = ".medgan-claim"  # held while a process writes into an output folder
 PRETRAINED = Path(__file__).resolve().parent / "pretrained"  # the shipped weights
+# Recorded full-mode results the chapters show (shipped, so an installed package has them).
+RECORDED = Path(__file__).resolve().parent / "recorded"
 
 
 def data_home() -> Path:

@@ -1,6 +1,6 @@
 """Run the fine-tuning experiment grid and record it for the book.
 
-    python scripts/finetune_experiments.py            # full: about 10 min on 2 CPU cores
+    python scripts/finetune_experiments.py            # full: 25 to 45 min on 2 CPU cores
     MEDGAN_QUICK=1 python scripts/finetune_experiments.py --out /tmp/quick.json
 
 Real data: the built-in labelled set (96 virtual subjects, seed 0), split once by subject
@@ -9,7 +9,8 @@ of generators (``BUILTIN_SYNTHETIC``), trained on other virtual subjects (the le
 seed 1, the no-lesion model on the unlabelled set), so no test subject reached a generator.
 ``pretrain`` fine-tunes the shipped classifier that was trained on synthetic scans only.
 The record (config, results, command, hardware, wall time) goes to
-``notebooks/results/finetune_full.json``; chapter 6 reads it.
+``medgan_utils/recorded/finetune_full.json`` (shipped with the package); chapter 6 reads it
+with :func:`medgan_utils.downstream.results.load_recorded_grid`.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from pathlib import Path
 from medgan_utils.data.load import load_dataset
 from medgan_utils.downstream.config import FinetuneConfig
 from medgan_utils.downstream.finetune import run_experiments
-from medgan_utils.downstream.results import results_table
+from medgan_utils.downstream.results import RECORDED_GRID, results_table
 from medgan_utils.downstream.synthetic_sources import BUILTIN_SYNTHETIC
 from medgan_utils.gan.runs import hardware_summary
 from medgan_utils.settings import atomic_path, pick_device, quick_mode
 
-RESULTS = Path(__file__).resolve().parents[1] / "notebooks" / "results" / "finetune_full.json"
+RESULTS = RECORDED_GRID
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -31,6 +31,16 @@ def root() -> Path:
     return ROOT
 
 
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's AppTest puts the app's script in ``sys.modules["__main__"]`` and leaves it
+    there; a later ``torch.multiprocessing.spawn`` would then start its children by running
+    that script. Every test gets back the ``__main__`` it started with."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 def save_tiny_generator(folder: Path, classes: list[str] | None = None, seed: int = 0) -> Path:
     """An untrained 32-px DCGAN of width 4 saved as a run saves its generator: it loads,
     generates, exports and packages in milliseconds. Conditional when ``classes`` are given;

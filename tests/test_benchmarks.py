@@ -34,17 +34,47 @@ def test_train_throughput_tiny(root):
     assert out.rstrip().splitlines()[-1].startswith("|               1 |")
 
 
+def test_train_throughput_sizes_table_tiny(root):
+    """The GPU table's settings on the CPU: image sizes, bf16, channels_last (compile and
+    TF32 are left to benchmarks/gpu_run.sh: compiling takes minutes on a CPU)."""
+    out = _run(
+        root,
+        "train_throughput.py",
+        *("--device", "cpu", "--threads", "1", "--steps", "1", "--warmup", "0", "--rounds", "1"),
+        *("--batch-size", "4", "--width", "8", "--matmul-size", "64", "--tables", "sizes"),
+        *("--image-sizes", "32", "64", "--precisions", "fp32", "bf16", "--channels-last"),
+    )
+    assert "| image size " in out and "| % of its matmul | % of bf16 |" in out
+    for size in ("32x32", "64x64"):
+        for setting in ("fp32, channels_last, eager", "bf16 autocast, channels_last, eager"):
+            assert f"| {size.ljust(12)} | {setting}" in out
+    assert "| matmul 64x64 | bf16 " in out and "| matmul 64x64 | fp32 " in out
+    proc = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "train_throughput.py")]
+        + ["--device", "cpu", "--tables", "sizes", "--variants", "tf32+cl"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "tf32 is a setting of CUDA GPUs" in proc.stderr
+
+
 def test_data_loading_tiny(root):
     out = _run(
         root,
         "data_loading.py",
         *("--n-subjects", "2", "--image-size", "32", "--batch-size", "8", "--repeat", "1"),
-        *("--folder-images", "4", "--folder-size", "32"),
+        *("--png-images", "4", "--png-size", "32"),
+        *("--folder-images", "8", "--folder-size", "32"),
     )
     for row in ("| first build (+ write cache)", "| load from cache", "| DataLoader pass"):
         assert row in out
     for row in ("| read folder: 4 PNGs of 32x32", "| same folder + 1 PNG bomb (skipped)"):
         assert row in out
+    assert "folder: 8 RGB JPEGs of 32x32" in out
+    for row in ("| plain loop: PIL + F.interpolate", "| load_dataset, first read (writes the"):
+        assert row in out
+    assert "| load_dataset, cached read " in out and "cached read: read from " in out
 
 
 def test_app_benchmark_tiny(root):

@@ -1,7 +1,10 @@
-"""The book builds in quick mode with every notebook executed and warnings as errors."""
+"""The book builds in quick mode with every notebook executed and warnings as errors, in a
+Colab-like place: the package installed from a wheel into a fresh environment, the book's
+pages copied without the rest of the repository."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -44,14 +47,83 @@ def test_every_notebook_is_in_the_toc():
     assert notebooks and notebooks <= set(_toc_files())
 
 
+def colab_like(tmp: Path) -> tuple[Path, dict[str, str]]:
+    """A Colab-like place to build the book in: returns its source folder and environment.
+
+    The package is built into a wheel and installed into a fresh virtual environment, whose
+    kernel spec ``python3`` runs the chapters; that environment sees this one's
+    site-packages for the dependencies through a plain path in a ``.pth`` file, so the
+    editable install of this checkout (an import hook in a ``.pth`` of its own) stays out of
+    it. The source is a copy of the book's pages only (the configuration, ``book/``, the
+    notebooks and their screenshots), without the package, the scripts or the recorded
+    results beside them. A chapter that needs a file the wheel does not ship fails here,
+    as it would on Colab.
+    """
+    wheels, venv, source = tmp / "wheels", tmp / "colab-env", tmp / "book"
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources it builds.
+    package = tmp / "package"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(ROOT / "medgan_utils", package / "medgan_utils", ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, package / name)
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, package], check=True
+    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    site = next(venv.glob("lib/python*/site-packages"))
+    deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    (site / "test-env-dependencies.pth").write_text("\n".join(deps) + "\n")
+    wheel = [str(w) for w in wheels.glob("medgan_utils-*.whl")]
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "--target", site, *wheel], check=True
+    )
+    python = venv / "bin" / "python"
+    kernel = tmp / "jupyter" / "kernels" / "python3"
+    kernel.mkdir(parents=True)
+    argv = [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": "Python 3 (Colab-like)", "language": "python"}
+    (kernel / "kernel.json").write_text(json.dumps(spec))
+    source.mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "book", source / "book")
+    notebooks = source / "notebooks"
+    shutil.copytree(ROOT / "notebooks" / "images", notebooks / "images")
+    for nb in ROOT.glob("notebooks/*.ipynb"):
+        shutil.copy2(nb, notebooks / nb.name)
+    env = {"JUPYTER_PATH": str(tmp / "jupyter")}
+    catalog = ROOT.parent / "shared" / "medigan" / "global.json"
+    if catalog.exists():  # medigan's catalog, as if downloaded (Colab has internet)
+        env["MEDGAN_CATALOG"] = str(catalog)
+    return source, env
+
+
+def test_the_colab_like_kernel_imports_the_wheel(tmp_path):
+    source, env = colab_like(tmp_path)
+    spec = json.loads((tmp_path / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+    where = subprocess.run(
+        [spec["argv"][0], "-c", "import medgan_utils, sys; print(medgan_utils.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=source / "notebooks",
+    ).stdout.strip()
+    assert Path(where).is_relative_to(tmp_path / "colab-env"), where
+    assert not (source / "notebooks" / "results").exists()
+    assert not list(source.rglob("*.py"))
+
+
 def test_book_builds_in_quick_mode(tmp_path):
     bin_dir = str(Path(sys.executable).parent)
     jb = shutil.which("jupyter-book", path=bin_dir) or shutil.which("jupyter-book")
     assert jb, "jupyter-book is not installed (pip install -e '.[book]')"
+    source, colab_env = colab_like(tmp_path / "colab")
     env = {**os.environ, "MEDGAN_QUICK": "1", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.update(colab_env)
     env.pop("MPLBACKEND", None)  # conftest's Agg would stop the kernels from emitting figures
     proc = subprocess.run(
-        [jb, "build", str(ROOT), "--path-output", str(tmp_path), "--warningiserror"],
+        [jb, "build", str(source), "--path-output", str(tmp_path), "--warningiserror"],
         capture_output=True,
         text=True,
         env=env,
@@ -112,3 +184,18 @@ def test_every_dashboard_notebook_executes(monkeypatch):
             o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
         ]
         assert widgets, f"{path.name} displays no widget"
+
+
+def test_on_colab_chapter_8_loads_the_screenshots_its_figures_show():
+    """Colab gets no copy of notebooks/images: chapter 8 loads the same files from the
+    repository there, and the list it loads is the figures' list, each file present."""
+    import re
+
+    cells = json.loads((ROOT / "notebooks" / "08_the_app.ipynb").read_text())["cells"]
+    text = ["".join(c["source"]) for c in cells]
+    shown = [n for t in text for n in re.findall(r"\{figure\} images/(\S+\.png)", t)]
+    loader = next(t for t in text if "SCREENSHOTS = [" in t)
+    listed = re.findall(r"'(app_\w+\.png)'|\"(app_\w+\.png)\"", loader)
+    assert [a or b for a, b in listed] == shown and shown
+    assert all((ROOT / "notebooks" / "images" / n).is_file() for n in shown)
+    assert "raw.githubusercontent.com" in loader and '"google.colab" in sys.modules' in loader

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,26 @@ def test_data_info_text(tmp_path, capsys):
     assert "images      6 at 32x32" in out
     assert "glioma: 3, normal: 3" in out
     assert "skipped     1 file(s)" in out
+
+
+def test_data_info_says_whether_it_read_the_cache(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MEDGAN_HOME", str(tmp_path / "home"))
+    folder = _png_folder(tmp_path / "mri")
+    for p in folder.rglob("*"):  # older than the cache's 2 s of settling
+        os.utime(p, (1e9, 1e9))
+    args = ["data", "info", str(folder), "--image-size", "32"]
+    assert main([*args, "--no-cache"]) == 0
+    assert "cache       not used (cache=False)" in capsys.readouterr().out
+    assert not (tmp_path / "home" / "reads").exists()
+    assert main(args) == 0
+    assert "cache       written to " in capsys.readouterr().out
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "cache       read from " in out and "memory-mapped" in out
+    assert "images      6 at 32x32" in out and "skipped     1 file(s)" in out
+    assert main(["data", "clear-cache"]) == 0
+    assert "removed 2 file(s)" in capsys.readouterr().out
+    assert list((tmp_path / "home" / "reads").iterdir()) == []
 
 
 def test_data_info_json_via_console_script(tmp_path):

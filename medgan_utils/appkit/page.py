@@ -21,7 +21,7 @@ from pathlib import Path
 
 __all__ = ["APP", "PageCache", "inline_png", "page_caches", "settle_memory"]
 
-APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"  # in a source checkout
+APP = Path(__file__).resolve().with_name("streamlit_app.py")  # the page, inside the package
 
 
 _SETTLED = threading.Event()
@@ -67,8 +67,7 @@ def page_caches(path: str | Path = APP) -> list[PageCache]:
     """The page's cached functions, in the order the page defines them.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist (the app is not in a pip install, only in
-            the repository).
+        FileNotFoundError: ``path`` does not exist.
     """
     tree = ast.parse(Path(path).read_text())
     out = []

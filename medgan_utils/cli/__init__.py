@@ -4,6 +4,7 @@
     medgan data list [--json]
     medgan data fetch NAME [--size 64]
     medgan train --data builtin|PATH --image-size 64 --epochs N --out runs/NAME [--resume]
+    torchrun --nproc_per_node=4 -m medgan_utils.cli train ... (one process per GPU)
     medgan generate --model NAME|PATH|CATALOG_ID -n 16 --seed 0 --out DIR [--format dicom]
     medgan card NAME|RUN_DIR [--out FILE]
     medgan models list [--modality MRI] [--anatomy brain] [--type DCGAN] [--json]
@@ -12,6 +13,7 @@
     medgan metrics --real builtin --fake NAME|RUN_DIR|IMAGES [--json]
     medgan finetune --real builtin-labelled --synthetic MODEL|FOLDER --strategy mix [--json]
     medgan audit --model CLASSIFIER --data builtin-labelled --group site [--json]
+    medgan app [--port 8501] [--address localhost]
 
 Every command prints a one-line error naming the bad file or value (exit status 2)
 instead of a traceback when its input is wrong: a :class:`~medgan_utils.errors.DataError`
@@ -25,7 +27,8 @@ One module per group of subcommands, each with its handlers (argparse in, calls 
 package, text or JSON out) and an ``add_commands`` that adds its parsers: :mod:`.data`
 (``data info``, ``data list``, ``data fetch``), :mod:`.train` (``train``, ``generate``),
 :mod:`.models` (``models``, ``export-medigan``, ``card``), :mod:`.evaluate` (``metrics``),
-:mod:`.downstream` (``finetune``, ``audit``). ``python -m medgan_utils.cli`` runs :func:`main` too.
+:mod:`.downstream` (``finetune``, ``audit``), :mod:`.app` (``app``). ``python -m
+medgan_utils.cli`` runs :func:`main` too.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from medgan_utils.cli import data, downstream, evaluate, models, train
+from medgan_utils.cli import app, data, downstream, evaluate, models, train
 from medgan_utils.errors import DataError, TrainingDivergedError
 
 __all__ = ["main", "build_parser"]
@@ -50,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="medgan", description="Synthetic medical images with GANs: data, models, metrics."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (data, train, models, evaluate, downstream):
+    for module in (data, train, models, evaluate, downstream, app):
         module.add_commands(commands)
     return parser
 

@@ -1,5 +1,6 @@
 """``medgan data info`` (what a dataset holds, skipped files named), ``medgan data list`` (the
-public datasets known by name) and ``medgan data fetch NAME`` (download one)."""
+public datasets known by name), ``medgan data fetch NAME`` (download one) and ``medgan data
+clear-cache`` (forget the cached reads of files and folders)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
+from medgan_utils.data.cache import cache_dir, clear_cache
 from medgan_utils.data.dataset import describe
 from medgan_utils.data.load import BUILTIN_NAMES, load_dataset
 from medgan_utils.data.public import catalog_rows, fetch_public, get_public
@@ -27,7 +29,12 @@ def _data_info(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = load_dataset(
-            args.source, args.image_size, on_error=args.on_error, split=args.split, **options
+            args.source,
+            args.image_size,
+            on_error=args.on_error,
+            split=args.split,
+            cache=not args.no_cache,  # files and folders; the built-in sets have their own
+            **options,
         )
     info = describe(ds, source=args.source)
     if args.json:
@@ -36,6 +43,12 @@ def _data_info(args: argparse.Namespace) -> int:
         print(info.to_text())
         for w in caught:
             print(f"warning     {w.message}")
+    return 0
+
+
+def _data_clear_cache(args: argparse.Namespace) -> int:
+    removed, size = clear_cache()
+    print(f"removed {removed} file(s), {_human(size) if size else '0 B'}, from {cache_dir()}")
     return 0
 
 
@@ -128,8 +141,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     info.add_argument(
         "--split", help="a public dataset's split (train, val, test, all) or an .npz file's"
     )
+    info.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every file again and write no cache (a file or folder is otherwise cached "
+        "in $MEDGAN_HOME/reads, and read from there while its files are unchanged)",
+    )
     info.add_argument("--json", action="store_true", help="print JSON for machines")
     info.set_defaults(func=_data_info)
+
+    clear = data_commands.add_parser(
+        "clear-cache", help="remove the cached reads of files and folders ($MEDGAN_HOME/reads)"
+    )
+    clear.set_defaults(func=_data_clear_cache)
 
     listing = data_commands.add_parser(
         "list", help="public datasets by name: modality, sizes, licence, cached or not"

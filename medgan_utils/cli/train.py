@@ -18,12 +18,16 @@ __all__ = ["add_commands"]
 
 
 def _train(args: argparse.Namespace) -> int:
+    from medgan_utils.gan.distributed import World, join
     from medgan_utils.gan.models import DCGANConfig
     from medgan_utils.gan.runs import train_run
     from medgan_utils.gan.train import TrainConfig
-    from medgan_utils.settings import pick_device
 
-    pick_device(args.device)  # a bad --device fails now, not after loading the data
+    # Under torchrun, every process runs this; each fails alike on bad values, before any
+    # process group or data exists: torchrun's environment, the batch, the device.
+    world = World.from_env(required=args.distributed)
+    world.per_rank_batch(args.batch_size)
+    device = world.device(args.device)
     # reader options, passed on as keywords
     data_options: dict[str, Any] = {}
     if args.n_subjects is not None:
@@ -65,17 +69,21 @@ def _train(args: argparse.Namespace) -> int:
         r1_interval=args.r1_interval,
         augment=args.augment,
     )
-    trainer = train_run(
-        args.data,
-        args.out,
-        model,
-        config,
-        resume=args.resume,
-        progress=not args.quiet,
-        data_options=data_options,
-        command=["medgan", *args.argv],
-        only_class=args.only_class,
-    )
+    with join(world, device) as world:
+        trainer = train_run(
+            args.data,
+            args.out,
+            model,
+            config,
+            resume=args.resume,
+            progress=not args.quiet,
+            data_options=data_options,
+            command=["medgan", *args.argv],
+            only_class=args.only_class,
+            world=world,
+        )
+    if not world.is_main:
+        return 0
     last = trainer.history[-1] if trainer.history else {}
     print(
         f"trained {trainer.epoch} epochs into {args.out}: "
@@ -218,6 +226,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
     train.add_argument("--device", default="auto")
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="insist on several processes: fail unless started by torchrun (which is "
+        "detected without this flag); --batch-size is then the global batch",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 

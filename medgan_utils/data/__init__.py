@@ -9,9 +9,12 @@ Modules, bottom to top (each imports only those above it in this list):
 - ``images``, ``dicom``, ``nifti``, ``npz``: one reader per format (Pillow, pydicom,
   nibabel, MedMNIST);
 - ``readers``: :func:`~medgan_utils.data.readers.read_path`, which walks files and folders
-  and picks a reader;
-- ``dataset``: :class:`~medgan_utils.data.dataset.MedicalImageDataset`, the subject split
-  and the summary;
+  and picks a reader, reading files in a pool of threads;
+- ``dataset``: :class:`~medgan_utils.data.dataset.MedicalImageDataset` (a tensor, or
+  uint8/float16 codes decoded on use), the subject split and the summary;
+- ``cache``: :func:`~medgan_utils.data.cache.read_dataset`, a file or folder resized as it is
+  read into a compact dataset, cached in ``$MEDGAN_HOME/reads`` and memory-mapped when read
+  again;
 - ``builtin``: the built-in brain-MRI set, needing no download;
 - ``catalog_public``: public datasets as facts (MedMNIST files, URLs, MD5 sums, licences;
   recipes for the sets behind an account: Kaggle's brain-tumour MRI, IXI, BraTS);

@@ -74,7 +74,7 @@ def read_image_and_mode(
             mode, pages = img.mode, []
             for page in ImageSequence.Iterator(img):
                 budget.claim(path, page.size[::-1], len(page.getbands()))  # before decoding
-                pages.append(_page_to_unit(page, path))
+                pages.append(_page_to_unit(page, path))  # (image, eight_bit)
     except Image.DecompressionBombError as e:  # Pillow's own ceiling, checked in open
         budget.refuse(path, _pillow_pixels(e), 2 * (Image.MAX_IMAGE_PIXELS or 0), _PILLOW)
     except UnidentifiedImageError:
@@ -86,7 +86,7 @@ def read_image_and_mode(
     except Exception as e:  # Pillow's decoders raise many types on crafted files
         raise DataError(path, f"corrupt image file: {type(e).__name__}: {e}") from None
     meta = [SliceMeta(str(path), subject, i) for i in range(len(pages))]
-    return [RawSlice(p, m) for p, m in zip(pages, meta, strict=True)], mode
+    return [RawSlice(p, m, eight_bit=e) for (p, e), m in zip(pages, meta, strict=True)], mode
 
 
 _PILLOW = "Pillow's own limit, 2 x PIL.Image.MAX_IMAGE_PIXELS"
@@ -98,10 +98,16 @@ def _pillow_pixels(error: Exception) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _page_to_unit(page: Image.Image, path: Path) -> np.ndarray:
+def _page_to_unit(page: Image.Image, path: Path) -> tuple[np.ndarray, bool]:
+    """The page as ``(H, W)`` float32 in ``[-1, 1]``, and whether it held 8-bit values."""
     if page.mode.startswith("I") or page.mode == "F":  # I;16, I;16B, I (int32), F (float32)
         x = np.asarray(page, dtype=np.float64)
         check_finite(path, x)
-        return scale_to_unit(x, float(x.min()), float(x.max()))
+        return scale_to_unit(x, float(x.min()), float(x.max())), False
     x = np.asarray(page if page.mode == "L" else page.convert("L"), dtype=np.float32)
-    return scale_to_unit(x, 0.0, 255.0)
+    # scale_to_unit(x, 0, 255) step by step, in place: the same float32 values (0..255 need
+    # no clipping) in a quarter of the time, which counts on thousands of files.
+    np.multiply(x, 2.0, out=x)
+    np.divide(x, 255.0, out=x)
+    np.subtract(x, 1.0, out=x)
+    return x, True

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -101,12 +102,16 @@ class PixelBudget:
         )
         self.root = None if root is None else str(root)
         self.used = 0  # pixels claimed by the read so far
-        self._file, self._file_values = "", 0  # the file being read, and its values so far
+        # Readers in several threads share one budget (read_path's pool): the total is
+        # counted under a lock, and each thread counts the file it reads on its own.
+        self._lock = threading.Lock()
+        self._reading = threading.local()  # .file, .values: the file being read, its values
 
     def claim(self, path: str | Path, shape: Sequence[int], samples: int = 1) -> None:
         """Count a decode of ``shape`` pixels of ``samples`` values each from ``path``.
 
-        Claims from the same file add up (the pages of a TIFF, the arrays of an ``.npz``).
+        Claims from the same file add up (the pages of a TIFF, the arrays of an ``.npz``);
+        threads may claim at once, each reading its own files.
 
         Args:
             path: the file whose header claims the size.
@@ -121,27 +126,32 @@ class PixelBudget:
         if any(d < 0 for d in dims) or samples < 1:
             raise DataError(path, f"header claims an impossible size {_size(dims, samples)}")
         pixels = math.prod(dims)
-        if str(path) != self._file:
-            self._file, self._file_values = str(path), 0
-        self._file_values += pixels * samples
-        if self._file_values > self.max_pixels:
-            in_all = "" if self._file_values == pixels * samples else ", with earlier parts"
+        reading = self._reading
+        if str(path) != getattr(reading, "file", None):
+            reading.file, reading.values = str(path), 0
+        reading.values += pixels * samples
+        values = reading.values
+        if values > self.max_pixels:
+            in_all = "" if values == pixels * samples else ", with earlier parts"
             raise PixelBudgetError(
                 path,
                 f"over the pixel budget: header claims {_size(dims, samples)}{in_all}"
-                f" = {self._file_values:,} pixel values, more than {self.max_pixels:,} per"
+                f" = {values:,} pixel values, more than {self.max_pixels:,} per"
                 f" file (a decompression bomb?); to read it, raise the budget with"
-                f" {_ENV['max_pixels']}={self._file_values} or max_pixels={self._file_values}",
+                f" {_ENV['max_pixels']}={values} or max_pixels={values}",
             )
-        if self.used + pixels > self.max_total_pixels:
+        with self._lock:
+            total = self.used + pixels
+            if total <= self.max_total_pixels:
+                self.used = total
+        if total > self.max_total_pixels:
             raise TotalPixelBudgetError(
                 self.root or path,
                 f"over the total pixel budget: with {path} ({pixels:,} pixels) the files read"
-                f" claim {self.used + pixels:,} pixels, more than {self.max_total_pixels:,} per"
+                f" claim {total:,} pixels, more than {self.max_total_pixels:,} per"
                 f" read; read a smaller folder, or raise the budget with"
                 f" {_ENV['max_total_pixels']} or max_total_pixels",
             )
-        self.used += pixels
 
     def refuse(self, path: str | Path, pixels: int | None, limit: int, who: str) -> NoReturn:
         """Raise the :class:`PixelBudgetError` for a file that a library's own limit refused.

@@ -7,6 +7,11 @@ class), DICOM files and series, NIfTI volumes, MedMNIST-style ``.npz`` files
 ``"brain-tumor-mri"``, ...: :mod:`medgan_utils.data.public`, downloaded on first use), and
 returns a :class:`~medgan_utils.data.dataset.MedicalImageDataset`.
 
+Files and folders are read in parallel, each image resized right after it is decoded and
+stored compactly (uint8 for 8-bit sources, else float16), and the result cached in
+``$MEDGAN_HOME/reads``: reading the same unchanged files again opens the cache,
+memory-mapped (:mod:`medgan_utils.data.cache`).
+
 Example:
     >>> ds = load_dataset("builtin", image_size=64)          # doctest: +SKIP
     >>> xray = load_dataset("pneumoniamnist", image_size=64, split="train")  # doctest: +SKIP
@@ -18,10 +23,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from medgan_utils.data.builtin import BuiltinConfig, load_builtin
+from medgan_utils.data.cache import read_dataset
 from medgan_utils.data.catalog_public import PUBLIC_DATASETS
 from medgan_utils.data.dataset import MedicalImageDataset
 from medgan_utils.data.public import is_public, load_public
-from medgan_utils.data.readers import read_path
 from medgan_utils.errors import DataError
 
 __all__ = ["BUILTIN_NAMES", "load_dataset"]
@@ -35,6 +40,7 @@ def load_dataset(
     *,
     on_error: Literal["raise", "skip"] = "raise",
     split: str | None = None,
+    cache: bool = True,
     **reader_options: Any,
 ) -> MedicalImageDataset:
     """Load ``builtin``, ``builtin-labelled``, a public dataset by name, or any path the
@@ -52,16 +58,28 @@ def load_dataset(
         split: a public dataset's split (MedMNIST ``"train"``, the default, ``"val"``,
             ``"test"`` or ``"all"``; see :func:`~medgan_utils.data.public.load_public`); for
             an ``.npz`` file the same as ``npz_split``.
+        cache: for a file or folder, reuse the cached read of the same files and cache a
+            new one (:func:`~medgan_utils.data.cache.read_dataset`; in
+            ``$MEDGAN_HOME/reads``, cleared by :func:`~medgan_utils.data.cache.clear_cache`
+            or ``medgan data clear-cache``); ``False`` reads every file and writes nothing.
+            A cache made for other files (one touched, added, removed), by another version,
+            or damaged is rebuilt, never used. The built-in sets have their own cache.
         **reader_options: passed to :func:`medgan_utils.data.readers.read_path` (e.g.
             ``axis="coronal"``, ``min_foreground=0.1``, ``npz_split="test"``, the pixel
-            budget ``max_pixels=2**30``, ``max_total_pixels=2**32``) or, for the
-            built-in sets, to :class:`medgan_utils.data.builtin.BuiltinConfig` (e.g.
+            budget ``max_pixels=2**30``, ``max_total_pixels=2**32``, and ``workers=4``,
+            ``progress=False``, which do not change the result) or, for the built-in
+            sets, to :class:`medgan_utils.data.builtin.BuiltinConfig` (e.g.
             ``n_subjects``), or to :func:`~medgan_utils.data.public.load_public` (e.g.
             ``size=128``, ``sequence="T2"``).
 
     Returns:
         A :class:`~medgan_utils.data.dataset.MedicalImageDataset` of
-        ``(1, image_size, image_size)`` images.
+        ``(1, image_size, image_size)`` float32 images in ``[-1, 1]``. Read from files, it
+        stores them as uint8 when every source is 8-bit (within ``1/255`` of resizing the
+        float images), else as float16 (within ``2**-11``; 8-bit sources among them within
+        ``1/255 + 2**-11``), memory-mapped when cached; items are decoded one at a time,
+        ``.images`` decodes all of them on first use. Cached and uncached reads give
+        identical values.
     """
     if str(source) in BUILTIN_NAMES:
         if split is not None:
@@ -79,6 +97,4 @@ def load_dataset(
         raise DataError(path, f"no such file or folder, and not a dataset name (known: {names})")
     if split is not None:
         reader_options["npz_split"] = split
-    return MedicalImageDataset.from_slices(
-        read_path(path, on_error=on_error, **reader_options), image_size
-    )
+    return read_dataset(path, image_size, on_error=on_error, cache=cache, **reader_options)

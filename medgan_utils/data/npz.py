@@ -160,5 +160,6 @@ def _npz_split(
             else scale_to_unit(x, x.min(), x.max())
         )
         label = None if labels is None else str(int(labels[i]))
-        out.append(RawSlice(image, SliceMeta(str(path), f"{path.stem}:{split}:{i}"), label))
+        meta = SliceMeta(str(path), f"{path.stem}:{split}:{i}")
+        out.append(RawSlice(image, meta, label, eight_bit=images.dtype == np.uint8))
     return out

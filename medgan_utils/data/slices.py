@@ -50,11 +50,17 @@ class SliceMeta:
 
 @dataclass
 class RawSlice:
-    """One 2-D image as read: ``image`` is ``(H, W)`` float32 in ``[-1, 1]``, display-oriented."""
+    """One 2-D image as read: ``image`` is ``(H, W)`` float32 in ``[-1, 1]``, display-oriented.
+
+    ``eight_bit`` says that the source held 8-bit values mapped by a fixed range (8-bit
+    PNG/JPEG, MedMNIST's uint8 arrays): once resized, the image may be stored as uint8
+    (:func:`~medgan_utils.data.dataset.encode_images`) without losing what the file held.
+    """
 
     image: np.ndarray
     meta: SliceMeta
     label: str | None = None
+    eight_bit: bool = False
 
 
 @dataclass
@@ -64,6 +70,8 @@ class ReadResult:
 
     slices: list[RawSlice]
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)  # "HxW" of the slices as read: count
+    modes: dict[str, int] = field(default_factory=dict)  # Pillow mode, "NIfTI", ...: files
 
 
 def scale_to_unit(x: np.ndarray, lo: float, hi: float) -> np.ndarray:

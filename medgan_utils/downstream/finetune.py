@@ -25,8 +25,12 @@ Protocol (:func:`run_experiments`):
   :func:`~medgan_utils.downstream.labelled.sample_real`: class-stratified (both classes, in
   the pool's proportions) and subject-aware: by default spread over as many training
   subjects as possible (``sampling="few-subjects"`` takes whole subjects).
-- Early stopping uses the **held-out validation split**, the same for every ``N`` and every
-  strategy (so the comparisons are fair; note that it is labelled data beyond ``N``).
+- Early stopping (and the decision threshold) uses the **held-out validation split**, the
+  same for every ``N`` and every strategy that trains on real images (so the comparisons are
+  fair; note that it is labelled data beyond ``N``). Training on synthetic images alone
+  (``synthetic``, and ``pretrain``'s synthetic phase) early-stops on a held-out fifth of the
+  *synthetic* set instead (:func:`synthetic_holdout`): a classifier said to be trained on
+  synthetic data only sees no real label, not even for stopping.
 - Every strategy is tested on the same test split. Confidence intervals are percentile
   bootstraps over **test subjects** (a cluster bootstrap: slices of one subject are
   correlated, so resampling slices would give too narrow intervals); the paired difference to
@@ -46,6 +50,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Subset
 
@@ -72,7 +77,7 @@ from medgan_utils.downstream.synthetic_sources import synthetic_images
 from medgan_utils.errors import DataError
 from medgan_utils.stats import bootstrap_metrics, bootstrap_resamples
 
-__all__ = ["train_strategy", "start_from", "run_experiments"]
+__all__ = ["train_strategy", "start_from", "run_experiments", "synthetic_holdout"]
 
 
 def _needs_synthetic(strategy: str, config: FinetuneConfig) -> bool:
@@ -101,6 +106,31 @@ def start_from(pretrained: str, classifier: ClassifierConfig) -> tuple[LesionCla
             f"experiment uses {classifier.image_size}",
         )
     return model, int(meta.get("n_synthetic", 0))
+
+
+def synthetic_holdout(
+    synthetic: LabelledImages, seed: int, share: float = 0.2
+) -> tuple[LabelledImages, LabelledImages]:
+    """Split a synthetic set into training images and a held-out ``share`` for early stopping
+    and the threshold, stratified by class (seeded), so that training on synthetic images
+    alone never looks at a real label.
+
+    Raises:
+        DataError: a class has fewer than 2 images (nothing to hold out).
+    """
+    rng = np.random.default_rng(seed)
+    t = synthetic.targets.numpy()
+    held: list[np.ndarray] = []
+    for label in (0, 1):
+        idx = rng.permutation(np.flatnonzero(t == label))
+        if len(idx) < 2:
+            raise DataError(
+                "synthetic set", f"class {label} has {len(idx)} image(s); hold-out needs 2 or more"
+            )
+        held.append(idx[: max(1, round(share * len(idx)))])
+    out = np.sort(np.concatenate(held))
+    keep = np.setdiff1d(np.arange(len(t)), out)
+    return synthetic.take(keep), synthetic.take(out)
 
 
 def train_strategy(
@@ -134,10 +164,12 @@ def train_strategy(
         return model, history, n_syn
     assert synthetic is not None
     if strategy == "synthetic":
-        return model, fit_classifier(model, synthetic.pair(), val.pair(), fit), len(synthetic)
+        syn_train, syn_val = synthetic_holdout(synthetic, config.seed)
+        return model, fit_classifier(model, syn_train.pair(), syn_val.pair(), fit), len(synthetic)
     if strategy == "pretrain":
+        syn_train, syn_val = synthetic_holdout(synthetic, config.seed)
         fit_classifier(
-            model, synthetic.pair(), val.pair(), replace(fit, epochs=config.pretrain_epochs)
+            model, syn_train.pair(), syn_val.pair(), replace(fit, epochs=config.pretrain_epochs)
         )
         history = fit_classifier(
             model, real.pair(), val.pair(), replace(fit, lr=config.finetune_lr)

@@ -12,14 +12,27 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from medgan_utils.downstream.config import STRATEGIES
+from medgan_utils.errors import DataError
+from medgan_utils.settings import RECORDED
 from medgan_utils.stats import Estimate
 
-__all__ = ["ExperimentResult", "results_table", "plot_auroc_vs_n"]
+__all__ = [
+    "RECORDED_GRID",
+    "ExperimentResult",
+    "load_recorded_grid",
+    "results_table",
+    "plot_auroc_vs_n",
+]
+
+#: The full-mode grid of chapter 6, as ``scripts/finetune_experiments.py`` recorded it.
+RECORDED_GRID = RECORDED / "finetune_full.json"
 
 
 @dataclass(frozen=True)
@@ -75,27 +88,51 @@ def plot_auroc_vs_n(
 ) -> Any:
     """AUROC (or another metric) against ``N`` with 95 % bands, one line per strategy.
 
+    Drawn with seaborn (``lineplot`` in its ``whitegrid`` style, one colour and marker per
+    strategy); the bands are the package's subject-level bootstrap intervals, filled in
+    the line's colour, because seaborn's own error bars are computed from raw observations
+    and these results hold intervals, not observations.
+
     Returns:
         The matplotlib ``Figure``.
     """
     import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    for strategy in STRATEGIES:
-        rows = sorted((r for r in results if r.strategy == strategy), key=lambda r: r.n_real)
-        if not rows:
-            continue
-        x = [r.n_real for r in rows]
-        est = [r.metrics[metric] for r in rows]
-        style = "--" if strategy == "synthetic" else "-o"
-        ax.plot(x, [e.value for e in est], style, label=strategy)
-        ax.fill_between(x, [e.low for e in est], [e.high for e in est], alpha=0.15)
+    rows = [
+        {"strategy": r.strategy, "N": r.n_real, "value": e.value, "low": e.low, "high": e.high}
+        for r in results
+        for e in [r.metrics[metric]]
+    ]
+    data = pd.DataFrame(rows, columns=["strategy", "N", "value", "low", "high"])
+    order = [s for s in STRATEGIES if s in set(data["strategy"])]
+    palette = dict(zip(order, sns.color_palette("colorblind", len(order)), strict=True))
+    with sns.axes_style("whitegrid"):
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        if order:
+            sns.lineplot(
+                data=data,
+                x="N",
+                y="value",
+                hue="strategy",
+                hue_order=order,
+                style="strategy",
+                style_order=order,
+                palette=palette,
+                markers=True,
+                errorbar=None,
+                ax=ax,
+            )
+        for strategy in order:
+            band = data[data["strategy"] == strategy].sort_values("N")
+            ax.fill_between(
+                band["N"], band["low"], band["high"], color=palette[strategy], alpha=0.15
+            )
     ax.set_xscale("log")
     ax.set_xlabel("real training images N")
     ax.set_ylabel(f"test {metric.upper() if metric == 'auroc' else metric} (95% CI)")
-    ax.legend()
-    ax.grid(alpha=0.3)
     return ax.figure
 
 
@@ -115,3 +152,25 @@ def results_table(results: Sequence[ExperimentResult]) -> Any:
         row["AUROC vs real"] = "" if r.vs_real is None else r.vs_real["auroc"].to_text(signed=True)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def load_recorded_grid(
+    path: str | Path = RECORDED_GRID,
+) -> tuple[dict[str, Any], list[ExperimentResult]]:
+    """A recorded experiment grid: its record (mode, command, config, hardware, wall time)
+    and its results.
+
+    Raises:
+        DataError: the file is missing, not JSON, or not such a record.
+    """
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+        results = [ExperimentResult.from_dict(r) for r in record["results"]]
+    except FileNotFoundError as err:
+        raise DataError(
+            path, "no recorded grid here; scripts/finetune_experiments.py writes one"
+        ) from err
+    except (ValueError, KeyError, TypeError) as err:
+        raise DataError(path, f"not a recorded experiment grid ({err})") from err
+    return record, results

@@ -173,11 +173,16 @@ def _memorization(evaluation: dict[str, Any] | None, measure: str) -> list[str]:
             f"Not measured: run {measure}, which also checks for near-copies of the `--train` "
             "images; then write this card again."
         ]
+    from medgan_utils.evaluation.memorization import chance_bound
+
     share, chance = mem.get("share_flagged", 0.0), mem.get("chance_share", 0.0)
+    n, flagged = int(mem.get("n", 0)), int(mem.get("n_flagged", 0))
+    # the rule of chapter 4 and the release gate; older evaluation.json files lack the bound
+    bound = int(mem.get("chance_bound", chance_bound(n, chance)))
     verdict = (
-        "no more near-copies than chance"
-        if share <= chance
-        else f"{share / max(chance, 1e-12):.1f}x the chance rate: look at the flagged images"
+        f"within what chance explains (at most {bound})"
+        if flagged <= bound
+        else f"more than chance explains (at most {bound}): look at the flagged images"
     )
     return [
         f"- near-copies: {mem.get('n_flagged', '?')} of {mem.get('n', '?')} generated images "

@@ -1,8 +1,13 @@
 """Data leakage: the split decides the score.
 
-:func:`leakage_demo` trains one classifier after a slice-level split (neighbouring slices of
-a subject in training and test) and after a subject-level split, and reports how much the
-leaky split inflates the test AUROC, with bootstrap intervals over test subjects.
+A slice-level split puts neighbouring, nearly identical slices of one subject in training
+and in test, so the test score partly measures memory of those subjects.
+:func:`leakage_demo` isolates that effect: it trains **one** classifier on a subject-level
+training split from which a random share of slices is withheld, then scores it on the
+withheld slices (their subjects are in training: what a slice-level split tests on, the
+*leaky* score) and on the subject-level test split (new subjects, the *honest* score). Same
+model, same training images and subjects: the gap is the leak alone, with bootstrap
+intervals over test subjects.
 
 Example:
     >>> print(leakage_demo(load_dataset("builtin-labelled", 64, n_subjects=24)))  # doctest: +SKIP
@@ -32,11 +37,13 @@ class LeakageConfig:
     """Settings of :func:`leakage_demo`.
 
     Args:
-        fit: training, the same for both splits; no augmentation by default, so that what
-            leakage rewards, memorised subjects, shows.
+        fit: training; no augmentation by default, so that what leakage rewards, memorised
+            subjects, shows.
         classifier: default width 8 at the data's image size.
-        fractions: train, validation and test shares of the subjects (the slice-level split
-            takes as many images). Few training subjects make memorising pay most.
+        fractions: train, validation and test shares of the subjects. Few training subjects
+            make memorising pay most.
+        withheld: share of the training subjects' slices kept out of training and scored as
+            the leaky test set.
         n_boot: bootstrap resamples of the test subjects.
 
     Example:
@@ -49,30 +56,36 @@ class LeakageConfig:
     )
     classifier: ClassifierConfig | None = None
     fractions: tuple[float, float, float] = (0.4, 0.2, 0.4)
+    withheld: float = 0.25
     n_boot: int = 1000
+
+    def __post_init__(self) -> None:
+        if not 0 < self.withheld < 1:
+            raise ValueError(f"withheld must lie in (0, 1), got {self.withheld!r}")
 
 
 @dataclass(frozen=True)
 class LeakageResult(Result):
-    """Test AUROC after a slice-level (``leaky``) and a subject-level (``honest``) split, with
-    95% bootstrap intervals over test subjects; ``inflation`` = leaky - honest (independent
-    resamples); ``shared_subjects``: leaky test subjects with slices in its training set."""
+    """One classifier's test AUROC on withheld slices of its training subjects (``leaky``)
+    and on new subjects (``honest``), with 95% bootstrap intervals over the test subjects;
+    ``inflation`` = leaky - honest (independent resamples). ``train_subjects``: the subjects
+    it trained on (all of the leaky test's); ``n_images``: images per part."""
 
     leaky: Estimate
     honest: Estimate
     inflation: Estimate
-    train_subjects: dict[str, int]
-    shared_subjects: int
-    n_images: dict[str, tuple[int, int, int]]
+    train_subjects: int
+    n_images: dict[str, int]
 
     def to_text(self) -> str:
+        n = self.n_images
         return (
-            f"slice-level split (leaky):    test AUROC {self.leaky.to_text()}, "
-            f"{self.shared_subjects} test subjects also in training\n"
-            f"subject-level split (honest): test AUROC {self.honest.to_text()}\n"
-            f"inflation by leakage:         {self.inflation.to_text(signed=True)}\n"
-            f"train/val/test images {self.n_images['honest']}; training subjects "
-            f"{self.train_subjects['leaky']} (leaky), {self.train_subjects['honest']} (honest)"
+            f"slices of its training subjects (leaky): test AUROC {self.leaky.to_text()}\n"
+            f"new subjects (honest):                   test AUROC {self.honest.to_text()}\n"
+            f"inflation by leakage:                    {self.inflation.to_text(signed=True)}\n"
+            f"one model: {n['train']} training images of {self.train_subjects} subjects, "
+            f"{n['val']} validation; tests: {n['leaky']} withheld slices of those subjects, "
+            f"{n['honest']} slices of new subjects"
         )
 
 
@@ -89,16 +102,17 @@ def _auroc(y: np.ndarray, s: np.ndarray) -> float:
 def leakage_demo(
     dataset: MedicalImageDataset, config: LeakageConfig | None = None, seed: int = 0
 ) -> LeakageResult:
-    """Train one classifier twice: after a slice-level and after a subject-level split.
+    """Score one classifier on slices of its training subjects and on new subjects.
 
-    The slice-level split draws train/val/test *images* at random (as many as the subject
-    split has), so neighbouring, nearly identical slices of one subject land in training and
-    test; the subject-level split (:func:`~medgan_utils.data.dataset.subject_split`) keeps each
-    subject in one part. Same architecture, :class:`FitConfig` and seed for both.
+    The subjects are split once (:func:`~medgan_utils.data.dataset.subject_split`); a
+    random ``config.withheld`` share of the training subjects' slices is kept out of
+    training. The model trains on the rest, early-stops on the validation subjects, and is
+    scored on the withheld slices (leaky: what a slice-level split would test on) and on the
+    test subjects (honest).
 
     Args:
         dataset: labelled, with subjects; images ``(N, 1, S, S)`` in ``[-1, 1]``.
-        seed: seeds both splits, the training and the bootstrap.
+        seed: seeds the split, the withheld slices, the training and the bootstrap.
 
     Raises:
         DataError: unlabelled, or no subject split has both classes in every part.
@@ -108,25 +122,26 @@ def leakage_demo(
     config = config or LeakageConfig()
     data = as_labelled(dataset, name=dataset.meta[0].source if dataset.meta else "dataset")
     y, subjects = data.targets, data.subjects
+    rng = np.random.default_rng(seed)
     for s in range(seed, seed + 100):
-        honest = subject_split(list(subjects), config.fractions, s)
-        if _has_both(y, honest):
+        train, val, test = subject_split(list(subjects), config.fractions, s)
+        order = rng.permutation(train)
+        cut = max(1, round(config.withheld * len(train)))
+        withheld, kept = np.sort(order[:cut]), np.sort(order[cut:])
+        if _has_both(y, [kept, val, test, withheld]):
             break
     else:
         raise DataError("dataset", "no subject split has both classes in every part: add subjects")
-    rng, cuts = np.random.default_rng(seed), np.cumsum([len(p) for p in honest])[:2]
-    leaky = np.split(rng.permutation(len(y)), cuts)
-    while not _has_both(y, leaky):  # rare: a random split of this size lacks a class
-        leaky = np.split(rng.permutation(len(y)), cuts)
     arch = config.classifier or ClassifierConfig(image_size=dataset.image_size, width=8)
-    splits, est, boots = {"leaky": leaky, "honest": honest}, {}, {}
-    for name, (train, val, test) in splits.items():
-        model = LesionClassifier(arch)
-        fit_classifier(
-            model, data.take(train).pair(), data.take(val).pair(), replace(config.fit, seed=seed)
-        )
-        scores, t = predict(model, data.images[test]), y[test].numpy()
-        resamples = bootstrap_resamples(subjects[test], config.n_boot, seed)
+    torch.manual_seed(seed)  # the initial weights: the same seed repeats the demo
+    model = LesionClassifier(arch)
+    fit_classifier(
+        model, data.take(kept).pair(), data.take(val).pair(), replace(config.fit, seed=seed)
+    )
+    est, boots = {}, {}
+    for name, part in (("leaky", withheld), ("honest", test)):
+        scores, t = predict(model, data.images[part]), y[part].numpy()
+        resamples = bootstrap_resamples(subjects[part], config.n_boot, seed)
         boots[name] = np.array([_auroc(t[i], scores[i]) for i in resamples])
         est[name] = Estimate(_auroc(t, scores), *percentile_interval(boots[name]))
     return LeakageResult(
@@ -136,7 +151,6 @@ def leakage_demo(
             est["leaky"].value - est["honest"].value,
             *percentile_interval(boots["leaky"] - boots["honest"]),
         ),
-        train_subjects={k: len(set(subjects[p[0]])) for k, p in splits.items()},
-        shared_subjects=len(np.intersect1d(subjects[leaky[0]], subjects[leaky[2]])),
-        n_images={k: (len(p[0]), len(p[1]), len(p[2])) for k, p in splits.items()},
+        train_subjects=len(set(subjects[kept])),
+        n_images={"train": len(kept), "val": len(val), "leaky": len(withheld), "honest": len(test)},
     )

@@ -216,20 +216,38 @@ def subgroup_metrics(
 
 
 def plot_subgroups(report: SubgroupReport) -> Figure:
-    """One panel per metric: each group's estimate with its bootstrap interval."""
-    import matplotlib.pyplot as plt
+    """One panel per metric: each group's estimate with its bootstrap interval.
 
-    fig, axes = plt.subplots(1, len(SUBGROUP_METRICS), figsize=(15, 2.8), squeeze=False)
+    Seaborn's ``whitegrid`` style and ``colorblind`` palette, one colour per group; the
+    intervals are drawn with ``errorbar`` because they are the report's subject-level
+    bootstrap intervals, which seaborn's estimators (computed from raw observations) cannot
+    take as given.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
     groups = list(report.counts)
-    for ax, m in zip(axes[0], SUBGROUP_METRICS, strict=True):
-        for k, g in enumerate(groups):
-            e = report.by_group[g][m]
-            ax.errorbar(k, e.value, [[e.value - e.low], [e.high - e.value]], fmt="o", capsize=4)
-        ax.set_xticks(range(len(groups)), [f"{report.attribute} {g}" for g in groups], fontsize=8)
-        ax.set_xlim(-0.6, len(groups) - 0.4)
-        ax.set_title(f"{m}\ngap {report.gaps[m].value:.2f}", fontsize=9)
-    fig.suptitle(f"per-{report.attribute} metrics, 95% bootstrap intervals over {report.unit}")
-    fig.tight_layout()
+    colors = sns.color_palette("colorblind", len(groups))
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, len(SUBGROUP_METRICS), figsize=(15, 2.8), squeeze=False)
+        for ax, m in zip(axes[0], SUBGROUP_METRICS, strict=True):
+            for k, g in enumerate(groups):
+                e = report.by_group[g][m]
+                ax.errorbar(
+                    k,
+                    e.value,
+                    [[e.value - e.low], [e.high - e.value]],
+                    fmt="o",
+                    capsize=4,
+                    color=colors[k],
+                )
+            ax.set_xticks(
+                range(len(groups)), [f"{report.attribute} {g}" for g in groups], fontsize=8
+            )
+            ax.set_xlim(-0.6, len(groups) - 0.4)
+            ax.set_title(f"{m}\ngap {report.gaps[m].value:.2f}", fontsize=9)
+        fig.suptitle(f"per-{report.attribute} metrics, 95% bootstrap intervals over {report.unit}")
+        fig.tight_layout()
     return fig
 
 

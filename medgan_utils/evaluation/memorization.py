@@ -4,7 +4,11 @@ In medicine a generator that reproduces a training image leaks that patient's da
 each generated image we measure the distance to its nearest training image and compare it
 with how close *real* images the model never saw come to the same training set: a
 generated image closer than almost all of those (the ``quantile``) is flagged as a
-near-copy. :func:`plot_closest_pairs` shows the closest pairs side by side.
+near-copy. A model that copies nothing is flagged at about that rate by chance, so the
+verdict compares the number flagged with the most that chance gives (:data:`FALSE_ALARM`):
+one rule, used by chapter 4, the model cards and the release gate
+(:func:`medgan_utils.ethics.privacy.privacy_gate`). :func:`plot_closest_pairs` shows the
+closest pairs side by side.
 """
 
 from __future__ import annotations
@@ -20,7 +24,24 @@ from medgan_utils.evaluation.features import FeatureExtractor, get_extractor
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["MemorizationResult", "memorization", "plot_closest_pairs"]
+__all__ = [
+    "FALSE_ALARM",
+    "MemorizationResult",
+    "chance_bound",
+    "memorization",
+    "plot_closest_pairs",
+]
+
+#: How often a generator that copies nothing is wrongly said to flag more than chance.
+FALSE_ALARM = 0.001
+
+
+def chance_bound(n: int, rate: float, false_alarm: float = FALSE_ALARM) -> int:
+    """The most near-copies among ``n`` samples that chance alone explains: the smallest
+    ``k`` with P(Binomial(n, rate) > k) <= ``false_alarm``."""
+    from scipy.stats import binom
+
+    return int(binom.ppf(1 - false_alarm, n, rate)) if n else 0
 
 
 def _pairwise(x: torch.Tensor, y: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
@@ -35,7 +56,9 @@ class MemorizationResult:
     Rule: a generated image is a *near-copy* when its distance to the nearest training
     image is at most the ``quantile`` (default 1st percentile) of the same distance for
     real images that the model never saw. A model that copies nothing is flagged at about
-    that rate by chance; far more flags point at memorized training images.
+    that rate by chance; the model *copies more than chance* (:attr:`excess`) when more
+    than :attr:`chance_bound` of its samples are flagged, which a model that copies nothing
+    does with probability at most :data:`FALSE_ALARM`.
 
     Attributes:
         distance: ``(G,)`` each generated image's distance to its nearest training image.
@@ -71,6 +94,16 @@ class MemorizationResult:
     def share_flagged(self) -> float:
         return float(self.flagged.mean())
 
+    @property
+    def chance_bound(self) -> int:
+        """The most flags chance explains for this many samples (:func:`chance_bound`)."""
+        return chance_bound(len(self.distance), self.quantile)
+
+    @property
+    def excess(self) -> bool:
+        """More near-copies than chance explains: look at the flagged images."""
+        return int(self.flagged.sum()) > self.chance_bound
+
     def summary(self) -> dict[str, Any]:
         """JSON-able numbers: counts, threshold, ratios and the rule in words."""
         return {
@@ -78,20 +111,26 @@ class MemorizationResult:
             "n_flagged": int(self.flagged.sum()),
             "share_flagged": self.share_flagged,
             "chance_share": self.quantile,
+            "chance_bound": self.chance_bound,
+            "false_alarm": FALSE_ALARM,
+            "excess": self.excess,
             "threshold": self.threshold,
             "median_ratio": float(np.median(self.ratio)),
             "min_ratio": float(self.ratio.min()),
             "space": self.space,
             "calibration": self.calibration,
             "rule": f"nearest-training distance <= {self.quantile:.0%} quantile of held-out "
-            "real images' nearest-training distances",
+            "real images' nearest-training distances; more than chance if over "
+            f"{self.chance_bound} of {len(self.distance)} (false alarm {FALSE_ALARM:.1%})",
         }
 
     def __str__(self) -> str:
+        verdict = "MORE than chance" if self.excess else "within chance"
         return (
             f"near-copies {self.share_flagged:.1%} of {len(self.distance)} "
-            f"(expected by chance {self.quantile:.1%}); median nearest-training distance "
-            f"ratio {np.median(self.ratio):.2f} (real held-out 1.00, {self.space})"
+            f"(expected by chance {self.quantile:.1%}, at most {self.chance_bound}: {verdict}); "
+            f"median nearest-training distance ratio {np.median(self.ratio):.2f} "
+            f"(real held-out 1.00, {self.space})"
         )
 
 

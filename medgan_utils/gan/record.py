@@ -2,7 +2,7 @@
 
 ``generator.json`` sits beside ``generator.safetensors`` (:mod:`medgan_utils.gan.zoo`). The
 training callbacks write the network's configuration, the classes, the training settings
-and the loss history; :func:`medgan_utils.gan.runs.run_training` adds the provenance (the
+and the loss history; :func:`medgan_utils.gan.runs.train_run` adds the provenance (the
 command, the hardware, the precision, the wall time...). :class:`GeneratorRecord` is the
 one reader of that file: :func:`~medgan_utils.gan.zoo.load_generator` returns it beside the
 generator, and the model card, the catalog and the app read its attributes.
@@ -37,7 +37,7 @@ RECORD_FILE = "generator.json"
 # the known keys by the type of their value (numbers: int, or int or float; never bool)
 _TEXT = ("data", "only_class", "hardware", "precision", "notes")
 _COUNTS = ("epochs", "n_images")
-_TABLES = ("data_options", "train_config", "metrics")
+_TABLES = ("data_options", "train_config", "metrics", "distributed")
 _LISTS = ("classes", "command")
 # the order of the keys in the files `medgan train` writes
 _ORDER = (
@@ -53,6 +53,7 @@ _ORDER = (
     "n_images",
     "data_options",
     "wall_time_s",
+    "distributed",
     "notes",
     "metrics",
 )
@@ -78,6 +79,8 @@ class GeneratorRecord(Mapping[str, Any]):
         history: one dict of logged means per epoch (``loss_d``, ``loss_g``, ...).
         command: the command line that trained it. hardware, precision: where and how.
         wall_time_s: training wall time in seconds. notes: free text.
+        distributed: the processes that trained it last (``world_size``, ``backend``:
+            ``"nccl"``, ``"gloo"`` or None for one process, ``per_rank_batch``).
         metrics: evaluation results recorded with the model (name -> value).
         extra: any other key of the file (``authors``, ``licence``...), kept as is.
 
@@ -100,6 +103,7 @@ class GeneratorRecord(Mapping[str, Any]):
     hardware: str | None = None
     precision: str | None = None
     wall_time_s: float | None = None
+    distributed: dict[str, Any] = field(default_factory=dict)
     notes: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -26,6 +26,16 @@ What a run does when it fails:
   that was killed before its first checkpoint (``kill -9``, power loss) holds nothing
   to resume either: the next start, with or without ``--resume``, starts over.
 - its checkpoint is **corrupt** (``--resume``): a one-line error naming the file.
+
+With several processes (``torchrun``; :mod:`~medgan_utils.gan.distributed`) every process
+trains, and rank 0 alone claims the folder, decides whether to resume, and writes: the
+folder ends up exactly as a one-process run leaves it. All processes read the checkpoint
+to resume, so ``--out`` must be a folder every process sees (on several machines, a shared
+file system). ``run.json`` and ``generator.json`` record the processes of the latest start
+(``distributed``: ``world_size``, ``backend``, ``per_rank_batch``); once a run is resumed
+with another number of processes, ``run.json``'s ``distributed_changes`` lists each
+setting with the epoch it started from. A run stops at epoch boundaries only, so a resume
+with another number of processes starts a fresh epoch.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -54,6 +65,7 @@ from medgan_utils.gan.callbacks import (
     SampleGrid,
     check_finite_weights,
 )
+from medgan_utils.gan.distributed import World
 from medgan_utils.gan.models import DCGANConfig
 from medgan_utils.gan.train import Callback, GANTrainer, TrainConfig
 from medgan_utils.settings import atomic_path, claim_folder, is_empty_folder
@@ -101,6 +113,7 @@ def train_run(
     callbacks: Sequence[Callback] = (),
     command: Sequence[str] | None = None,
     only_class: str | None = None,
+    world: World | None = None,
 ) -> GANTrainer:
     """Train on ``data`` into the run folder ``out`` (or continue it with ``resume``).
 
@@ -109,13 +122,17 @@ def train_run(
         out: the run folder; created if missing.
         model_config, config: architecture and training settings.
         resume: continue the run in ``out`` from its last epoch checkpoint, up to
-            ``config.epochs``; reaches the same weights as an uninterrupted run. Besides
+            ``config.epochs``; reaches the same weights as an uninterrupted run (of as
+            many processes; any other number continues from the same state). Besides
             ``epochs`` and ``device``, ``lr_g`` and ``lr_d`` may differ from the run's
             (to continue a run that diverged; ``run.json`` records ``lr_changes``).
         data_options: passed to :func:`load_dataset` (e.g. ``{"n_subjects": 96}``).
         command: the command line to record in ``run.json``.
         only_class: train an unconditional generator on this class of a labelled set only
             (one generator per class, e.g. ``"lesion"``).
+        world: the processes training together (from
+            :func:`~medgan_utils.gan.distributed.join`); None: this process alone. Only
+            rank 0 writes; ``callbacks`` run in every process.
 
     Raises:
         DataError: ``out`` holds a different run, no checkpoint to resume or a corrupt one,
@@ -132,31 +149,44 @@ def train_run(
     }
     if only_class is not None:
         spec["only_class"] = only_class
-    with claim_folder(out):
-        previous, resume = _previous_run(out, spec, resume)
+    world = world or World()
+    main = world.is_main  # rank 0 alone claims, decides and writes
+    with claim_folder(out) if main else nullcontext(out):
+        # decided once, before rank 0 writes anything the others could misread
+        previous, resume = world.broadcast_object(
+            _previous_run(out, spec, resume) if main else None
+        )
         ours: list[Callback] = []
         try:
+            if not main:
+                world.barrier()  # rank 0 loads first: it builds any cache the others read
             dataset, classes = _training_set(data, model_config, data_options, only_class)
+            if main:
+                world.barrier()
             info: dict[str, Any] = {"data": str(data), "classes": classes}
             if only_class is not None:
                 info["only_class"] = only_class  # every image shows this class
             ours = [NonFiniteGuard(out)]  # first: it vets the weights the others save
-            ours += [ProgressBar()] if progress else []
-            ours += [SampleGrid(out / "samples"), Checkpoint(out, info)]
-            trainer = GANTrainer(model_config, config, [*ours, *callbacks])
+            if main:
+                ours += [ProgressBar()] if progress else []
+                ours += [SampleGrid(out / "samples"), Checkpoint(out, info)]
+            trainer = GANTrainer(model_config, config, [*ours, *callbacks], world)
             if resume:
                 _load_checkpoint(trainer, out / CHECKPOINT)
             record = _record(trainer, spec, previous, len(dataset), command)
-            _write_json(out / RUN_FILE, record)
-            trainer.callbacks.append(_RunClock(record, out / RUN_FILE))
+            if main:
+                _write_json(out / RUN_FILE, record)
+                trainer.callbacks.append(_RunClock(record, out / RUN_FILE))
             trainer.fit(dataset)
         except BaseException:
             for cb in ours:
                 if isinstance(cb, ProgressBar) and cb.bar is not None:
                     cb.bar.close()  # a bar left open by an error garbles the terminal
-            if not (out / CHECKPOINT).exists():  # failed before its first epoch ended
+            if main and not (out / CHECKPOINT).exists():  # failed before its first epoch ended
                 _forget_start(out)
             raise
+        if not main:
+            return trainer
         # The exported generator describes where it came from (its model card's raw material).
         meta_file = out / "generator.json"
         meta = json.loads(meta_file.read_text())
@@ -167,6 +197,7 @@ def train_run(
             "n_images",
             "data_options",
             "wall_time_s",
+            "distributed",
         )
         provenance += ("only_class",) if only_class is not None else ()
         _write_json(meta_file, {**meta, **{k: record[k] for k in provenance}})
@@ -181,7 +212,14 @@ def _record(
     command: Sequence[str] | None,
 ) -> dict[str, Any]:
     """What ``run.json`` records: the spec, the provenance, the progress, and the learning
-    rates each resume changed (``lr_changes``, when any did)."""
+    rates and numbers of processes each resume changed (``lr_changes`` and
+    ``distributed_changes``, when any did)."""
+    world = trainer.world
+    processes = {
+        "world_size": world.size,
+        "backend": world.backend,
+        "per_rank_batch": trainer.batch_per_rank,
+    }
     record = {
         **spec,
         "command": list(command) if command is not None else sys.argv,
@@ -190,13 +228,27 @@ def _record(
         "n_images": n_images,
         "epochs_done": trainer.epoch,
         "wall_time_s": previous.get("wall_time_s", 0.0),
+        "distributed": processes,
     }
     changes = list(previous.get("lr_changes", []))
     before = previous.get("train_config", {})
     now = {k: getattr(trainer.config, k) for k in LEARNING_RATES}
     if previous and any(before.get(k) != v for k, v in now.items()):
         changes.append({"from_epoch": trainer.epoch, **now})
-    return {**record, "lr_changes": changes} if changes else record
+    if changes:
+        record["lr_changes"] = changes
+    # a run recorded before this key existed trained in one process
+    alone = {"world_size": 1, "backend": None, "per_rank_batch": trainer.config.batch_size}
+    moves = list(previous.get("distributed_changes", []))
+    was = previous.get("distributed")
+    was = was if isinstance(was, dict) else alone
+    if previous and was.get("world_size") != world.size:
+        # every launch's processes from the first change on, the first launch's included
+        moves = moves or [{"from_epoch": 0, **was}]
+        moves.append({"from_epoch": trainer.epoch, **processes})
+    if moves:
+        record["distributed_changes"] = moves
+    return record
 
 
 def _previous_run(out: Path, spec: dict[str, Any], resume: bool) -> tuple[dict[str, Any], bool]:

@@ -12,6 +12,11 @@ an average of G's weights for sampling (:mod:`~medgan_utils.gan.ema`), the R1 pe
 std and upsample + conv are architecture options (:class:`DCGANConfig`). Their defaults
 are off: the plain DCGAN.
 
+Several processes (``torchrun``) train one model together when the trainer is given their
+:class:`~medgan_utils.gan.distributed.World`: each trains on its share of every batch and
+the gradients are averaged before each step (the module says how and why). Given none, the
+trainer is one process, exactly as before.
+
 Example:
     >>> trainer = GANTrainer(DCGANConfig(image_size=32), TrainConfig(epochs=1))  # doctest: +SKIP
     >>> trainer.fit(load_dataset("builtin", 32))                                  # doctest: +SKIP
@@ -28,13 +33,14 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from medgan_utils.gan.augment import diff_augment, parse_policy
+from medgan_utils.gan.distributed import World
 from medgan_utils.gan.ema import GeneratorEMA
 from medgan_utils.gan.models import DCGANConfig, Discriminator, Generator, build_gan
 from medgan_utils.gan.penalties import r1_penalty
-from medgan_utils.settings import atomic_path, pick_device, pick_precision, set_seed
+from medgan_utils.settings import atomic_path, pick_precision, set_seed
 
 __all__ = [
     "TrainConfig",
@@ -56,7 +62,8 @@ class TrainConfig:
 
     Args:
         epochs: passes over the training set.
-        batch_size: images per step.
+        batch_size: images per step; with several processes the global batch, each
+            process taking ``batch_size / processes`` of them.
         loss: "bce" (non-saturating, the default), "hinge" or "wgan-gp".
         lr_g, lr_d: Adam learning rates of generator and discriminator.
         beta1, beta2: Adam betas.
@@ -204,6 +211,10 @@ class GANTrainer:
         model_config: the architecture (:class:`~medgan_utils.gan.models.DCGANConfig`).
         config: the training settings (:class:`TrainConfig`).
         callbacks: progress, plots, samples, checkpoints (see ``medgan_utils.gan.callbacks``).
+            With several processes they run in every one: check ``trainer.world.is_main``
+            before writing anything.
+        world: the processes training together (:mod:`~medgan_utils.gan.distributed`);
+            None: this process alone.
 
     Attributes:
         epoch: epochs completed. ``history``: one dict of mean losses per epoch.
@@ -211,10 +222,12 @@ class GANTrainer:
         ema: the :class:`~medgan_utils.gan.ema.GeneratorEMA` with ``ema_decay``, else None.
         generator: the network to sample from and ship: the average when there is one,
             else ``G``.
+        batch_per_rank: images each process trains on per step (``batch_size`` alone).
 
     Raises:
         ValueError: options that do not fit together (``augment="saturation"`` on
-            grey-scale images, a ``minibatch_std`` group that does not divide the batch).
+            grey-scale images, a ``minibatch_std`` group that does not divide the batch, a
+            batch that does not divide by the processes).
     """
 
     def __init__(
@@ -222,18 +235,22 @@ class GANTrainer:
         model_config: DCGANConfig,
         config: TrainConfig | None = None,
         callbacks: Sequence[Callback] = (),
+        world: World | None = None,
     ) -> None:
         self.model_config = model_config
         self.config = config = config or TrainConfig()
         self.callbacks = list(callbacks)
+        self.world = world = world or World()
         self.augment = parse_policy(config.augment, model_config.channels)
-        group = min(model_config.minibatch_std, config.batch_size)
-        if group and config.batch_size % group:
+        self.batch_per_rank = batch = world.per_rank_batch(config.batch_size)
+        group = min(model_config.minibatch_std, batch)  # D sees one process's images
+        if group and batch % group:
+            per_rank = f" ({batch} per process)" if world.size > 1 else ""
             raise ValueError(
                 f"minibatch_std={model_config.minibatch_std} needs a batch size divisible by "
-                f"it, got batch_size={config.batch_size}"
+                f"it, got batch_size={config.batch_size}{per_rank}"
             )
-        self.device = pick_device(config.device)
+        self.device = world.device(config.device)
         self.amp_dtype = pick_precision(self.device, config.precision)
         # channels_last lets oneDNN/cuDNN pick their fastest conv kernels under autocast.
         self.memory_format = (
@@ -309,6 +326,7 @@ class GANTrainer:
             loss = loss + cfg.r1_gamma / 2 * cfg.r1_interval * r1
             logs["r1"] = r1.item()
         self.scaler.scale(loss).backward()
+        self.world.average_gradients(self.D.parameters())  # mean over processes (alone: no-op)
         self.scaler.step(self.opt_d)
         self.scaler.update()
         return {
@@ -336,6 +354,7 @@ class GANTrainer:
                 self.D(self._augment(fake, rng), labels).float(), self.config.loss
             )
         self.scaler.scale(loss).backward()
+        self.world.average_gradients(self.G.parameters())  # G's only: D does not step now
         self.scaler.step(self.opt_g)
         self.scaler.update()
         if self.ema is not None:
@@ -351,6 +370,9 @@ class GANTrainer:
     ) -> dict[str, float]:
         """D step on one batch, then (every ``n_critic`` batches) a G step on the same fakes.
 
+        With several processes ``real`` is this process's share of the batch, and the
+        returned logs are the means over all processes.
+
         Args:
             real: ``(N, C, S, S)`` in ``[-1, 1]``; labels: ``(N,)`` or None; z: ``(N, latent_dim)``.
             rng: CPU generator for the step's other random draws (WGAN-GP's interpolation,
@@ -365,14 +387,18 @@ class GANTrainer:
         if take_g_step:
             logs.update(self.g_step(fake, labels, rng))
         self.step += 1
-        return logs
+        return self.world.mean_logs(logs)
 
     def fit(self, dataset: Dataset, epochs: int | None = None) -> list[dict[str, float]]:
         """Train until ``epochs`` (default ``config.epochs``) epochs are complete.
 
         Each epoch's shuffling and noise come from a generator seeded with
         ``(seed, epoch)``, so a run resumed from an epoch checkpoint repeats the
-        uninterrupted one exactly.
+        uninterrupted one exactly. With several processes each draws its noise from
+        ``(seed, epoch, rank)`` and its images from a ``DistributedSampler`` over one
+        permutation of ``(seed, epoch)``: a run resumed with as many processes repeats the
+        uninterrupted one; with another number it continues from the same weights and
+        optimiser state, at the epoch boundary, shuffled as a run of that many would be.
 
         Args:
             dataset: items with ``"image"`` ``(C, S, S)`` in ``[-1, 1]`` and, for a
@@ -380,20 +406,21 @@ class GANTrainer:
                 :class:`~medgan_utils.data.dataset.MedicalImageDataset`).
         """
         target = self.config.epochs if epochs is None else epochs
-        if len(dataset) < self.config.batch_size:  # type: ignore[arg-type]
+        n, world = len(dataset), self.world  # type: ignore[arg-type]
+        # each process takes n // world.size images (DistributedSampler with drop_last)
+        self.steps_per_epoch = n // world.size // self.batch_per_rank
+        if self.steps_per_epoch == 0:
+            processes = f" ({world.size} processes)" if world.size > 1 else ""
             raise ValueError(
-                f"the dataset has {len(dataset)} images, fewer than one batch "  # type: ignore[arg-type]
-                f"of {self.config.batch_size}: lower --batch-size or add data"
+                f"the dataset has {n} images, fewer than one batch "
+                f"of {self.config.batch_size}{processes}: lower --batch-size or add data"
             )
         self.target_epochs = target
-        self.steps_per_epoch = len(dataset) // self.config.batch_size  # type: ignore[arg-type]
+        world.broadcast_state(m for _, m in self._modules())  # all start from rank 0's
         for cb in self.callbacks:
             cb.on_train_begin(self)
         while self.epoch < target:
-            rng = torch.Generator().manual_seed(self.config.seed * 100_003 + self.epoch)
-            loader = DataLoader(
-                dataset, self.config.batch_size, shuffle=True, drop_last=True, generator=rng
-            )
+            loader, rng = self._epoch_batches(dataset)
             sums: dict[str, float] = {}
             counts: dict[str, int] = {}
             self.G.train()
@@ -413,6 +440,7 @@ class GANTrainer:
                     counts[k] = counts.get(k, 0) + 1
                 for cb in self.callbacks:
                     cb.on_batch_end(self, logs)
+            world.average_buffers(m for _, m in self._modules())  # one state to save
             self.epoch += 1
             epoch_logs = {"epoch": float(self.epoch), **{k: sums[k] / counts[k] for k in sums}}
             self.history.append(epoch_logs)
@@ -421,6 +449,22 @@ class GANTrainer:
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
+
+    def _epoch_batches(self, dataset: Dataset) -> tuple[DataLoader, torch.Generator]:
+        """This epoch's batches for this process, and the generator of its noise (and, for
+        one process, of its shuffling), seeded by :meth:`World.epoch_seed`."""
+        world, epoch = self.world, self.epoch
+        rng = torch.Generator().manual_seed(world.epoch_seed(self.config.seed, epoch))
+        if world.size == 1:
+            loader = DataLoader(
+                dataset, self.config.batch_size, shuffle=True, drop_last=True, generator=rng
+            )
+            return loader, rng
+        sampler: DistributedSampler = DistributedSampler(
+            dataset, world.size, world.rank, shuffle=True, seed=self.config.seed, drop_last=True
+        )
+        sampler.set_epoch(epoch)  # one permutation of (seed, epoch), split between processes
+        return DataLoader(dataset, self.batch_per_rank, sampler=sampler, drop_last=True), rng
 
     @torch.no_grad()
     def samples(self) -> torch.Tensor:

@@ -27,6 +27,7 @@ from streamlit.testing.v1 import app_test as app_test_module  # noqa: E402
 
 from medgan_utils import appkit  # noqa: E402
 from medgan_utils.appkit import views as appviews  # noqa: E402
+from medgan_utils.appkit.page import APP
 from medgan_utils.data.synthetic import load_synthetic_dataset  # noqa: E402
 from medgan_utils.exports import export_pngs
 from medgan_utils.gan.models import DCGANConfig, Generator  # noqa: E402
@@ -40,7 +41,6 @@ from medgan_utils.gan.zoo import (
 from medgan_utils.hub import catalog as hub  # noqa: E402
 from medgan_utils.hub.export import export_medigan, read_package_metadata  # noqa: E402
 
-APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 REMOTE_ID, LOCAL_ID, CYCLE_ID = (
     "00000_DCGAN_TINY_REMOTE",
     "00001_DCGAN_TINY_LOCAL",

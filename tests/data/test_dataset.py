@@ -88,3 +88,30 @@ def test_subject_split_on_ids_and_bad_fractions():
         subject_split(ids, (0.5, 0.5, 0.5))
     with pytest.raises(ValueError, match="cannot fill"):
         subject_split(["a", "a"], (0.5, 0.25, 0.25))
+
+
+def test_stored_codes_in_blocks_decode_like_one_array() -> None:
+    """Compact storage (uint8 codes in blocks of consecutive images) behaves as the tensor."""
+    from medgan_utils.data.dataset import decode_images, encode_images
+
+    x = torch.linspace(-1, 1, 5 * 8 * 8).reshape(5, 8, 8)
+    codes = encode_images(x, eight_bit=True)
+    assert codes.dtype == np.uint8 and float((decode_images(codes) - x).abs().max()) <= 1 / 255
+    meta = [SliceMeta(f"{i}.png", f"s{i}") for i in range(5)]
+    blocks = MedicalImageDataset([codes[:2], codes[2:]], torch.full((5,), -1), meta)
+    whole = MedicalImageDataset(decode_images(codes)[:, None], torch.full((5,), -1), meta)
+    assert len(blocks) == 5 and blocks.image_size == 8 and len(blocks.code_blocks) == 2
+    for i in (0, 1, 2, 4, -1):
+        assert torch.equal(blocks[i]["image"], whole[i]["image"]) and blocks[i]["source"]
+    with pytest.raises(IndexError):
+        blocks[5]
+    assert describe(blocks).intensity == pytest.approx(describe(whole).intensity, abs=1e-6)
+    assert torch.equal(blocks.images, whole.images) and blocks.code_blocks == []
+    half = encode_images(x, eight_bit=False)
+    assert half.dtype == np.float16 and float((decode_images(half) - x).abs().max()) <= 2**-11
+    with pytest.raises(ValueError, match="uint8 or float16 alike"):
+        MedicalImageDataset([codes[:2], half[2:]], torch.full((5,), -1), meta)
+    with pytest.raises(ValueError, match=r"\(N, S, S\)"):
+        MedicalImageDataset(codes[:, :4], torch.full((5,), -1), meta)
+    with pytest.raises(ValueError, match="5 images, 4 labels"):
+        MedicalImageDataset(codes, torch.full((4,), -1), meta)

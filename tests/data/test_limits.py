@@ -61,3 +61,29 @@ def test_check_regular_file(tmp_path: Path) -> None:
         os.mkfifo(tmp_path / "pipe")
         with pytest.raises(DataError, match=r"pipe: not a regular file: a FIFO"):
             check_regular_file(tmp_path / "pipe")
+
+
+def test_threads_claim_their_own_files_and_one_total() -> None:
+    """read_path's threads share a budget: each counts its own file, the total is exact."""
+    import threading
+
+    budget = PixelBudget(max_pixels=100, max_total_pixels=10**9)
+    start = threading.Barrier(4)
+    errors: list[str] = []
+
+    def read(name: str) -> None:
+        start.wait()
+        for page in range(50):  # interleaved with the other threads' claims
+            try:
+                budget.claim(name, (1, 3))  # 3 values a page: over 100 at page 34
+            except PixelBudgetError:
+                errors.append(f"{name}:{page}")
+                return
+
+    threads = [threading.Thread(target=read, args=(f"f{i}.tif",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(errors) == [f"f{i}.tif:33" for i in range(4)]
+    assert budget.used == 4 * 33 * 3

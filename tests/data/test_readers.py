@@ -128,3 +128,92 @@ def test_dicom_patient_folders_are_not_classes(tmp_path: Path) -> None:
     assert [(s.meta.subject, s.label) for s in result.slices] == [("p01", None), ("p02", None)]
     forced = read_path(tmp_path, class_folders=True)
     assert [s.label for s in forced.slices] == ["p01", "p02"]
+
+
+def _many_pngs(folder: Path, n: int = 40) -> list[Path]:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        path = folder / ("a" if i % 2 else "b") / f"img{i:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_threads_read_the_same_slices_in_the_same_order(tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    paths = _many_pngs(tmp_path)
+    paths[7].write_bytes(b"not a png")
+    (tmp_path / "b" / "notes.txt").write_text("x")
+    threads = torch.get_num_threads()
+    results = []
+    for workers in (1, 4):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results.append(read_path(tmp_path, on_error="skip", workers=workers))
+        assert len(user_warnings(caught)) == 1  # the one "skipped 2 file(s)"
+    serial, parallel = results
+    assert [s.meta for s in serial.slices] == [s.meta for s in parallel.slices]
+    assert [s.label for s in serial.slices] == [s.label for s in parallel.slices]
+    pairs = zip(serial.slices, parallel.slices, strict=True)
+    assert all(np.array_equal(a.image, b.image) for a, b in pairs)
+    assert serial.skipped == parallel.skipped and len(serial.skipped) == 2
+    assert parallel.sizes == {"12x12": 39} and parallel.modes == {"L": 39}
+    assert torch.get_num_threads() == threads  # the workers' one thread each is undone
+    # under "raise", the first bad file in order stops the read, whatever the threads
+    with pytest.raises(DataError, match="img007.png"):
+        read_path(tmp_path, workers=4)
+
+
+def test_transform_runs_on_every_slice(tmp_path: Path) -> None:
+    import numpy as np
+
+    _many_pngs(tmp_path, 20)
+    result = read_path(
+        tmp_path, workers=2, transform=lambda s: type(s)(s.image[:2, :3], s.meta, s.label)
+    )
+    assert len(result.slices) == 20 and {s.image.shape for s in result.slices} == {(2, 3)}
+    assert result.sizes == {"12x12": 20}  # as read, before the transform
+    assert all(isinstance(s.image, np.ndarray) for s in result.slices)
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path: Path, capsys, monkeypatch):
+    _many_pngs(tmp_path, 20)
+    read_path(tmp_path)  # 20 files, and stderr is not a terminal here
+    assert capsys.readouterr().err == ""
+    read_path(tmp_path, progress=True)
+    assert "20/20" in capsys.readouterr().err
+    monkeypatch.setenv("MEDGAN_PROGRESS", "1")
+    read_path(tmp_path)
+    assert "20/20" in capsys.readouterr().err
+    monkeypatch.setenv("MEDGAN_PROGRESS", "0")
+    read_path(tmp_path, progress=None)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_bomb_among_many_files_is_refused_by_the_threads(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    _many_pngs(tmp_path, 30)
+    side = 30000  # a 1-bit PNG claiming 900 M pixels in a few kB
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    idat = zlib.compress(bytes(1 + side // 8) * 50, 9)
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    bomb = tmp_path / "a" / "img000_bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat))
+    with pytest.warns(UserWarning, match="skipped 1 file"):
+        result = read_path(tmp_path, on_error="skip", workers=4)
+    assert [Path(p).name for p, _ in result.skipped] == ["img000_bomb.png"]
+    assert result.skipped[0][1] == "over the pixel budget"
+    with pytest.raises(DataError, match="over the total pixel budget"):  # even when skipping
+        read_path(tmp_path, on_error="skip", workers=4, max_total_pixels=12 * 12 * 10)

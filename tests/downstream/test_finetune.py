@@ -123,7 +123,14 @@ def test_every_strategy_end_to_end(real, stand_in, tmp_path):
         assert (tmp_path / f"{r.strategy}-n40.safetensors").exists()
     by = {r.strategy: r for r in results}
     assert by["mix"].n_synthetic == 20 and by["pretrain"].n_synthetic == 48
-    assert plot_auroc_vs_n(results).axes[0].get_xlabel() == "real training images N"
+    ax = plot_auroc_vs_n(results).axes[0]
+    assert ax.get_xlabel() == "real training images N"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(STRATEGIES)
+    bands = [c for c in ax.collections if c.get_paths()]  # one 95% band per strategy
+    assert len(bands) == len(STRATEGIES)
+    low, high = by["mix"].metrics["auroc"].low, by["mix"].metrics["auroc"].high
+    ys = bands[list(STRATEGIES).index("mix")].get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx(low) and ys.max() == pytest.approx(high)
 
 
 def test_cli_json(real, tmp_path, capsys):
@@ -194,3 +201,66 @@ def test_shipped_pair_and_classifier():
     model, info = load_classifier("lesion-classifier-synthetic")
     assert info["trained_on"] == "synthetic images only" and info["n_synthetic"] > 1000
     assert roc_auc_score(syn.targets.numpy(), predict(model, syn.images)) > 0.9
+
+
+def test_training_on_synthetic_images_alone_never_sees_a_real_label(real, stand_in, monkeypatch):
+    """``synthetic`` and ``pretrain``'s synthetic phase early-stop on held-out synthetic
+    images; the strategies that train on real images stop on the real validation split."""
+    from medgan_utils.downstream import finetune
+
+    train, held = finetune.synthetic_holdout(stand_in, seed=0)
+    assert len(train) + len(held) == len(stand_in)
+    assert not set(train.subjects) & set(held.subjects)
+    assert set(held.targets.tolist()) == {0, 1}  # both classes held out
+    again = finetune.synthetic_holdout(stand_in, seed=0)[1]
+    assert list(again.subjects) == list(held.subjects)
+    with pytest.raises(DataError, match="class 1 has 1 image"):
+        finetune.synthetic_holdout(
+            stand_in.take(
+                np.r_[
+                    np.flatnonzero(stand_in.targets == 0), np.flatnonzero(stand_in.targets == 1)[:1]
+                ]
+            ),
+            0,
+        )
+
+    seen: list[tuple[str, str]] = []  # (what it trained on, what it stopped on)
+    synthetic_images = {float(x.sum()) for x in stand_in.images}
+
+    def kind(images):
+        return "synthetic" if float(images[0].sum()) in synthetic_images else "real"
+
+    def record(model, train_pair, val_pair, fit):
+        seen.append((kind(train_pair[0]), kind(val_pair[0])))
+        return []
+
+    monkeypatch.setattr(finetune, "fit_classifier", record)
+    data = as_labelled(real)
+    pool, val, _ = split_real(data, seed=0)
+    config = FinetuneConfig(fit=QUICK, classifier=SMALL)
+    for strategy in ("synthetic", "pretrain", "real"):
+        seen.clear()
+        finetune.train_strategy(strategy, sample_real(pool, 40, seed=0), val, stand_in, config)
+        if strategy == "synthetic":
+            assert seen == [("synthetic", "synthetic")]
+        elif strategy == "pretrain":
+            assert seen == [("synthetic", "synthetic"), ("real", "real")]
+        else:
+            assert seen == [("real", "real")]
+
+
+def test_the_recorded_grid_ships_with_the_package_and_bad_files_are_named(tmp_path):
+    from pathlib import Path
+
+    import medgan_utils
+    from medgan_utils.downstream.results import RECORDED_GRID, load_recorded_grid
+
+    assert RECORDED_GRID.is_relative_to(Path(medgan_utils.__file__).parent)
+    record, results = load_recorded_grid()
+    assert record["mode"] == "full" and {r.strategy for r in results} == set(STRATEGIES)
+    with pytest.raises(DataError, match="no recorded grid here"):
+        load_recorded_grid(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"results": [{"strategy": "real"}]}')
+    with pytest.raises(DataError, match="not a recorded experiment grid"):
+        load_recorded_grid(bad)

@@ -139,7 +139,11 @@ def test_recorded_results_fill_their_sections(run):
     assert re.search(r"^\| auroc \| [\d.]+ \[[\d.]+, [\d.]+\] \|", subgroups, flags=re.M)
     assert "equalized-odds difference" in subgroups
     memorization = section(text, "Memorization")
-    assert "1 of 64 generated images (1.6%; expected by chance 1.0%)" in memorization
+    assert (
+        "1 of 64 generated images (1.6%; expected by chance 1.0%): within what chance"
+        in memorization
+    )
+    assert "(at most 4)" in memorization  # P(Binomial(64, 1%) > 4) < 0.001
     assert "pixels-32" in memorization
     assert "Not evaluated" not in section(text, "Limitations")
     assert "- weights: CC-BY-4.0" in section(text, "Licence")

@@ -19,12 +19,12 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from medgan_utils import appkit  # noqa: E402
 from medgan_utils.appkit import views as appviews  # noqa: E402
+from medgan_utils.appkit.page import APP
 from medgan_utils.errors import UntrustedCodeError  # noqa: E402
 from medgan_utils.gan.models import DCGANConfig, Generator  # noqa: E402
 from medgan_utils.gan.zoo import DEFAULT_MODEL, save_generator  # noqa: E402
 from medgan_utils.hub.export import export_medigan, read_package_metadata  # noqa: E402
 
-APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 EVIL = "evil.example"
 HOSTILE_ID = "00000_DCGAN_HOSTILE"
 LINK = "[Session expired](https://evil.example/login)"
