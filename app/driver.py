@@ -1,7 +1,8 @@
 """Serve the Streamlit app and drive it in a browser: test tooling for the tests, the
 benchmark and the book's screenshots (beside the app, not in the library).
 
-- :func:`serve_app`: ``streamlit run app/streamlit_app.py`` headless on a free localhost port,
+- :func:`serve_app`: ``streamlit run`` of the page (``medgan_utils/appkit/streamlit_app.py``)
+  from the repository root, headless on a free localhost port,
   stopped (and its log kept) when the block ends; :class:`AppServer` reports its memory.
 - :func:`browser` and :class:`AppPage`: a real headless Chromium (Debian's ``chromium``,
   driven by Playwright's Python package with ``executable_path``; never ``playwright
@@ -35,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medgan_utils.appkit.page import APP as PAGE
+
 __all__ = [
     "APP",
     "CHROMIUM_FLAGS",
@@ -46,7 +49,8 @@ __all__ = [
     "take_screenshots",
 ]
 
-APP = Path(__file__).resolve().parent / "streamlit_app.py"
+ROOT = Path(__file__).resolve().parents[1]  # Streamlit reads .streamlit/config.toml here
+APP = PAGE  # the page itself, as `medgan app` serves it
 # The machine's network may be closed: without these Chromium stalls on connections.
 CHROMIUM_FLAGS = (
     "--headless",
@@ -134,7 +138,7 @@ def serve_app(
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 cmd,
-                cwd=app.parent.parent,
+                cwd=ROOT,
                 env={**os.environ, **(env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -473,3 +473,11 @@ def test_class_and_truncation_of_a_conditional_model(tiny_cond, monkeypatch):
     assert _grid(linked) == _grid(at)
     assert linked.sidebar.selectbox(key="label").value == "no_lesion"
     assert linked.sidebar.select_slider(key="truncation").value == 1.0
+
+
+def test_the_repository_entry_point_runs_the_page(root):
+    """`streamlit run app/streamlit_app.py` runs the page that is in the package."""
+    at = AppTest.from_file(str(root / "app" / "streamlit_app.py"), default_timeout=120).run()
+    _ok(at)
+    assert at.sidebar.selectbox(key="model").value == DEFAULT_MODEL
+    assert at.sidebar.slider(key="count") is not None
