@@ -4,7 +4,7 @@ A view on top of the package (like ``dashboards``): it imports the package, noth
 package imports it. See :mod:`.exercises` for how a chapter lays out an exercise.
 """
 
-from . import checks  # noqa: F401  (registers every exercise)
+from . import checks, checks_applied  # noqa: F401  (register every exercise)
 from .exercises import EXERCISES, Exercise, check
 
 __all__ = ["EXERCISES", "Exercise", "check"]

@@ -19,11 +19,15 @@ chapter passes in (``course.check("2.1", lesion_share, ds=ds)``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["EXERCISES", "Exercise", "check", "exercise"]
+import numpy as np
+import torch
+
+__all__ = ["EXERCISES", "Exercise", "assert_close", "check", "exercise"]
 
 Level = Literal["easy", "medium", "hard"]
 
@@ -59,6 +63,16 @@ def exercise(key: str, level: Level, title: str) -> Callable[[Callable[..., str]
         return run
 
     return register
+
+
+def assert_close(got: Any, want: float, tol: float, what: str) -> None:
+    """Assert that ``got`` is one finite number within ``tol`` of ``want``; ``what`` names it."""
+    assert isinstance(got, (int, float, np.floating)) or (
+        isinstance(got, torch.Tensor) and got.numel() == 1
+    ), f"{what}: expected one number, got {type(got).__name__}"
+    got = float(got)
+    assert math.isfinite(got), f"{what}: got {got}"
+    assert abs(got - want) <= tol, f"{what}: got {got:.6g}, expected {want:.6g}"
 
 
 def check(key: str, answer: Any, **context: Any) -> bool:
