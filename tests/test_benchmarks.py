@@ -88,3 +88,23 @@ def test_finetune_benchmark_tiny(root):
     args = ("--steps", "1", "--n-val", "8", "--n-infer", "8", "--repeat", "1", "--width", "4")
     out = _run(root, "finetune.py", *args, "--batch-size", "4", "--threads", "1")
     assert "| precision | s / epoch |" in out and "| fp32 " in out
+
+
+def test_conditional_init_tiny(root):
+    out = _run(
+        root,
+        "conditional_init.py",
+        *("--steps", "2", "--every", "1", "--width", "4", "--n-subjects", "4"),
+    )
+    assert "within-label spread of 64 lesion samples" in out
+    for row in ("| bce   | N(0, 1) ", "| bce   | N(0, 0.02) ", "| hinge | N(0, 0.02) "):
+        assert row in out
+
+
+def test_gan_ablation_tiny(root, tmp_path):
+    args = ("--quick", "--epochs", "1", "--rows", "baseline", "--extractors", "domain")
+    where = ("--out", str(tmp_path / "a.json"), "--runs", str(tmp_path / "runs"))
+    out = _run(root, "gan_ablation.py", *args, *where, "--threads", "1")
+    assert "quick ablation: 1 epochs of 8 subjects" in out
+    assert "| DCGAN (bce) | domain   |" in out
+    assert (tmp_path / "a.json").exists() and (tmp_path / "a.csv").exists()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from medgan_utils.cli import main
@@ -209,3 +210,30 @@ def test_generate_dicom_and_model_card(tmp_path, capsys):
     assert str(card) in capsys.readouterr().out and card.read_text() == text
     assert main(["card", str(tmp_path / "nope")]) == 2
     assert "nope: not a model" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:domain FID skipped")
+def test_metrics_of_a_conditional_model_scores_each_class_and_its_labels(capsys, tiny_cond):
+    args = ["metrics", "--real", "builtin-labelled", "--fake", str(tiny_cond), "-n", "40"]
+    assert main([*args, "--features", "domain", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["per_class"]) == ["lesion", "no_lesion"]
+    assert report["per_class"]["lesion"]["scores"]["kid"]["n"] == 40
+    fidelity = report["label_fidelity"]
+    assert [c["label"] for c in fidelity["classes"]] == ["lesion", "no_lesion"]
+    assert fidelity["classes"][0]["n_generated"] == 512
+    assert main([*args, "--features", "domain"]) == 0
+    text = capsys.readouterr().out
+    assert "class lesion" in text and "label fidelity" in text
+    # an unlabelled real set cannot say how well the labels are followed
+    assert main(["metrics", "--real", "builtin", "--fake", str(tiny_cond), "-n", "40"]) == 2
+    assert "must be labelled" in capsys.readouterr().err
+
+
+def test_train_balance_classes_needs_labels_and_leaves_nothing(capsys, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--data", "builtin", "--n-subjects", "2", "--image-size", "32"]
+    args += ["--width", "4", "--epochs", "1", "--balance-classes", "--out", str(out), "--quiet"]
+    assert main(args) == 2
+    assert "balance_classes needs labelled images" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from medgan_utils.cli.options import count, seed
 from medgan_utils.evaluation.evaluate import DEFAULT_SPACES
 from medgan_utils.evaluation.features import EXTRACTORS
+
+if TYPE_CHECKING:
+    from medgan_utils.evaluation.conditional import ConditionalReport
+    from medgan_utils.evaluation.evaluate import EvaluationReport
+    from medgan_utils.gan.models import Generator
 
 __all__ = ["add_commands", "feature_spaces"]
 
@@ -28,12 +34,46 @@ def feature_spaces(text: str) -> tuple[str, ...]:
     return names
 
 
+def _conditional(args: argparse.Namespace) -> Generator | None:
+    """The generator ``--fake`` names when it is a class-conditional model, else None."""
+    from medgan_utils.evaluation.evaluate import _is_model
+    from medgan_utils.gan.zoo import load_generator
+
+    if not _is_model(args.fake):
+        return None
+    G, _ = load_generator(args.fake)
+    return G if G.config.conditional else None
+
+
 def _metrics(args: argparse.Namespace) -> int:
+    from medgan_utils.data.load import load_dataset
+    from medgan_utils.evaluation.conditional import evaluate_conditional
     from medgan_utils.evaluation.evaluate import evaluate
 
-    report = evaluate(
-        args.real, args.fake, n=args.n, extractor=args.features, seed=args.seed, train=args.train
-    )
+    G = _conditional(args)
+    report: EvaluationReport | ConditionalReport
+    if G is None:
+        report = evaluate(
+            args.real,
+            args.fake,
+            n=args.n,
+            extractor=args.features,
+            seed=args.seed,
+            train=args.train,
+        )
+    else:  # per class, and whether it follows its label: real and train need labels
+        size = G.config.image_size
+        real = load_dataset(args.real, size)
+        train = load_dataset(args.train, size) if args.train else None
+        for what, data in (("--real", real), ("--train", train)):
+            if data is not None and not data.is_labelled:
+                raise ValueError(
+                    f"{args.fake} is class-conditional: {what} {getattr(args, what[2:])} "
+                    "must be labelled (class subfolders, or builtin-labelled)"
+                )
+        report = evaluate_conditional(
+            real, G, n=args.n, seed=args.seed, train=train, extractor=args.features
+        )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
     return 0
 

@@ -68,6 +68,7 @@ def _train(args: argparse.Namespace) -> int:
         r1_gamma=args.r1_gamma,
         r1_interval=args.r1_interval,
         augment=args.augment,
+        balance_classes=args.balance_classes,
     )
     with join(world, device) as world:
         trainer = train_run(
@@ -209,6 +210,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     recipe.add_argument("--r1-gamma", type=float, default=0.0, help="R1 penalty weight (0: off)")
     recipe.add_argument("--r1-interval", type=count(), default=1, help="lazy R1: every k steps")
     recipe.add_argument("--augment", default="", help="DiffAugment, e.g. translation,cutout")
+    recipe.add_argument(
+        "--balance-classes",
+        action="store_true",
+        help="sample every class equally often (labelled data; e.g. rare lesion slices)",
+    )
     recipe.add_argument(
         "--upsample", choices=("transpose", "nearest", "bilinear"), default="transpose"
     )

@@ -141,38 +141,69 @@ def _spaces(ev: dict[str, Any], measure: str) -> list[str]:
     return lines
 
 
+def _report_lines(ev: dict[str, Any], measure: str) -> list[str]:
+    """One evaluation's lines: what was compared, the spaces, every score beside its floor."""
+    lines = [
+        f"Real: {ev.get('real', '?')}; generated: {ev.get('fake', '?')}. Each score has "
+        "beside it the same metric between two disjoint real subsets of the same size (the "
+        "floor a perfect generator would reach).",
+        "",
+        *_spaces(ev, measure),
+        "",
+    ]
+    lines += [f"- {key}: {_score_text(s)}" for key, s in ev["scores"].items()]
+    if ev.get("call"):
+        lines.append(f"- evaluation: {ev['call']}")
+    lines += [f"- note: {note}" for note in ev.get("notes") or []]
+    return lines
+
+
+def _fidelity_lines(fid: dict[str, Any]) -> list[str]:
+    """The label fidelity of a conditional model (:mod:`medgan_utils.evaluation.conditional`)."""
+
+    def share(c: dict[str, Any], which: str) -> str:
+        lo, hi = c[f"{which}_interval"]
+        return f"{c[f'{which}_share']:.1%} [{lo:.1%}, {hi:.1%}] (n={c[f'n_{which}']})"
+
+    lines = [
+        f"Label fidelity: the share of each class's images called {fid.get('positive', '?')} "
+        f"by the {fid.get('judge', '?')}, generated beside real:",
+        "",
+    ]
+    for c in fid.get("classes", []):
+        lines.append(
+            f"- {c['label']}: generated {share(c, 'generated')}; real {share(c, 'real')}; "
+            f"gap {100 * c['gap']:+.1f} points"
+        )
+    tolerance = fid.get("tolerance", 0.1)
+    verdict = "within" if fid.get("within_tolerance") else "not within"
+    lines.append(f"- every class {verdict} {100 * tolerance:.0f} points of the real share")
+    return lines
+
+
 def _metrics(
     evaluation: dict[str, Any] | None, extra: dict[str, Any] | None, measure: str
 ) -> list[str]:
-    scores = (evaluation or {}).get("scores") or {}
-    if not scores and not extra:
+    ev = evaluation or {}
+    per_class = ev.get("per_class") or {}
+    if not ev.get("scores") and not per_class and not extra:
         return [f"Not measured: run {measure}, then write this card again."]
     lines = []
-    if scores:
-        ev = evaluation or {}
-        lines.append(
-            f"Real: {ev.get('real', '?')}; generated: {ev.get('fake', '?')}. Each score has "
-            "beside it the same metric between two disjoint real subsets of the same size (the "
-            "floor a perfect generator would reach)."
-        )
-        lines += ["", *_spaces(ev, measure), ""]
-        lines += [f"- {key}: {_score_text(s)}" for key, s in scores.items()]
-        if ev.get("call"):
-            lines.append(f"- evaluation: {ev['call']}")
-        lines += [f"- note: {note}" for note in ev.get("notes") or []]
-        if ev.get("reading"):
-            lines.append(f"- reading: {ev['reading']}")
+    if ev.get("scores"):
+        lines += _report_lines(ev, measure)
+    for name, report in per_class.items():  # a conditional model: each class on its own
+        lines += ["", f"Class `{name}`:", "", *_report_lines(report, measure)]
+    if per_class and ev.get("call"):
+        lines += ["", f"- evaluation: {ev['call']}"]
+    if ev.get("label_fidelity"):
+        lines += ["", *_fidelity_lines(ev["label_fidelity"]), ""]
+    if ev.get("reading"):
+        lines.append(f"- reading: {ev['reading']}")
     lines += [f"- {k}: {v}" for k, v in (extra or {}).items()]
     return lines
 
 
-def _memorization(evaluation: dict[str, Any] | None, measure: str) -> list[str]:
-    mem = (evaluation or {}).get("memorization")
-    if not mem:
-        return [
-            f"Not measured: run {measure}, which also checks for near-copies of the `--train` "
-            "images; then write this card again."
-        ]
+def _memorization_lines(mem: dict[str, Any]) -> list[str]:
     from medgan_utils.evaluation.memorization import chance_bound
 
     share, chance = mem.get("share_flagged", 0.0), mem.get("chance_share", 0.0)
@@ -191,6 +222,30 @@ def _memorization(evaluation: dict[str, Any] | None, measure: str) -> list[str]:
         f"{fmt(mem.get('min_ratio'))} (real held-out images: 1.00), in {mem.get('space', '?')}",
         f"- rule: {mem.get('rule', '?')}; calibration: {mem.get('calibration', '?')}",
     ]
+
+
+def _memorization_of(evaluation: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """``{"": check}`` for one evaluation, ``{class: check}`` for a conditional model's."""
+    ev = evaluation or {}
+    if ev.get("memorization"):
+        return {"": ev["memorization"]}
+    per_class = ev.get("per_class") or {}
+    return {k: r["memorization"] for k, r in per_class.items() if r.get("memorization")}
+
+
+def _memorization(evaluation: dict[str, Any] | None, measure: str) -> list[str]:
+    checks = _memorization_of(evaluation)
+    if not checks:
+        return [
+            f"Not measured: run {measure}, which also checks for near-copies of the `--train` "
+            "images; then write this card again."
+        ]
+    lines = []
+    for name, mem in checks.items():
+        if name:
+            lines.append(f"Class `{name}` (against that class's training images):")
+        lines += _memorization_lines(mem)
+    return lines
 
 
 def _limitations(meta: Mapping[str, Any], evaluation: dict[str, Any] | None) -> list[str]:
@@ -217,9 +272,9 @@ def _limitations(meta: Mapping[str, Any], evaluation: dict[str, Any] | None) -> 
         )
     if meta.get("only_class"):
         lines.append(f"- Generates only the class `{meta['only_class']}`; it has no labels.")
-    if not (evaluation or {}).get("scores"):
+    if not (evaluation or {}).get("scores") and not (evaluation or {}).get("per_class"):
         lines.append("- Not evaluated: image quality and diversity are unknown.")
-    if not (evaluation or {}).get("memorization"):
+    if not _memorization_of(evaluation):
         lines.append("- Not checked for near-copies of training images.")
     return lines
 
@@ -286,8 +341,12 @@ def model_card(
         "Limitations": _limitations(meta, evaluation),
         "Licence": _licence(meta),
     }
+    kind = "DCGAN generator"
+    if cfg.get("num_classes"):
+        labels = ", ".join(f"`{c}`" for c in meta.get("classes") or []) or "its labels"
+        kind = f"class-conditional DCGAN generator (one per label: {labels})"
     intro = (
-        f"A DCGAN generator (Radford et al., 2015) of {size}x{size} images with "
+        f"A {kind} (Radford et al., 2015) of {size}x{size} images with "
         f"{cfg.get('channels', 1)} channel(s). **Every image it produces is synthetic.** "
         f"Written by `medgan card {ref}` from the files beside the weights."
     )

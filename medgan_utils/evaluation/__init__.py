@@ -6,7 +6,10 @@
   and :class:`~medgan_utils.evaluation.metrics.Score`, a score beside its floor;
 - :mod:`~medgan_utils.evaluation.evaluate`: :func:`~medgan_utils.evaluation.evaluate.evaluate`,
   every score of a model beside its real-vs-real floor, and the report as text, rows or a table;
+- :mod:`~medgan_utils.evaluation.conditional`: a class-conditional generator per class, and
+  whether it follows its label (label fidelity);
 - :mod:`~medgan_utils.evaluation.memorization`: the near-copy check;
+- :mod:`~medgan_utils.evaluation.ablation`: the GAN recipe measured row by row (chapter 3);
 - :mod:`~medgan_utils.evaluation.turing`: the visual Turing test (the app and the dashboard
   play it).
 """

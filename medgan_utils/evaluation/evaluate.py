@@ -412,6 +412,12 @@ def evaluate(
         if src is not None:
             break
     fake_src = fake_src or _prepare(fake, size, "fake images")
+    if isinstance(fake_src, tuple) and fake_src[0].config.conditional:
+        raise ValueError(
+            f"{fake_src[1]} is class-conditional: score each class against the real images "
+            "of that class with medgan_utils.evaluation.conditional.evaluate_conditional "
+            "(medgan metrics does this for a conditional model)"
+        )
     real_src = real_src or _prepare(real, size, "real images")
     if not isinstance(real_src, _ImageSet):
         raise ValueError(

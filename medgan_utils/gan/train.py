@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRandomSampler
 
 from medgan_utils.gan.augment import diff_augment, parse_policy
 from medgan_utils.gan.distributed import World
@@ -87,6 +87,10 @@ class TrainConfig:
             both steps: comma-separated names from
             :data:`~medgan_utils.gan.augment.AUGMENTATIONS` (e.g.
             ``"translation,cutout,brightness,contrast"``; ``""``: off; Zhao et al., 2020).
+        balance_classes: draw each epoch's images with replacement, each with probability
+            inversely proportional to the size of its class, so that every class fills the
+            same share of the batches (a rare class, such as lesion slices, is otherwise
+            seen rarely by both players); needs labelled images, one process.
 
     Every option added after the first runs defaults to the old behaviour, so an old
     ``run.json`` or checkpoint without its key resumes as it was trained.
@@ -110,6 +114,7 @@ class TrainConfig:
     r1_gamma: float = 0.0
     r1_interval: int = 1
     augment: str = ""
+    balance_classes: bool = False
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -144,6 +149,28 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig keys: {sorted(unknown)}")
         return cls(**d)
+
+
+def _class_balancing_weights(dataset: Dataset) -> torch.Tensor:
+    """``(N,)`` sampling weights ``1 / size of the image's class`` (each class sums to 1).
+
+    Raises:
+        ValueError: a dataset without labels, or with an unlabelled image (label -1).
+    """
+    from torch.utils.data import Subset
+
+    labels = getattr(dataset, "labels", None)
+    if isinstance(dataset, Subset) and labels is None:
+        parent = getattr(dataset.dataset, "labels", None)
+        labels = None if parent is None else parent[torch.as_tensor(dataset.indices)]
+    if labels is None or len(labels) == 0 or int(torch.as_tensor(labels).min()) < 0:
+        raise ValueError(
+            "balance_classes needs labelled images (class subfolders, or builtin-labelled); "
+            "this dataset has none"
+        )
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    counts = torch.bincount(labels).double()
+    return 1.0 / counts[labels]
 
 
 def discriminator_loss(real: torch.Tensor, fake: torch.Tensor, kind: str) -> torch.Tensor:
@@ -455,11 +482,20 @@ class GANTrainer:
         one process, of its shuffling), seeded by :meth:`World.epoch_seed`."""
         world, epoch = self.world, self.epoch
         rng = torch.Generator().manual_seed(world.epoch_seed(self.config.seed, epoch))
+        if world.size == 1 and self.config.balance_classes:
+            weights = _class_balancing_weights(dataset).tolist()
+            draw = WeightedRandomSampler(weights, len(weights), replacement=True, generator=rng)
+            return DataLoader(dataset, self.config.batch_size, sampler=draw, drop_last=True), rng
         if world.size == 1:
             loader = DataLoader(
                 dataset, self.config.batch_size, shuffle=True, drop_last=True, generator=rng
             )
             return loader, rng
+        if self.config.balance_classes:
+            raise ValueError(
+                "balance_classes: class-balanced sampling runs in one process; drop it or "
+                "train without torchrun"
+            )
         sampler: DistributedSampler = DistributedSampler(
             dataset, world.size, world.rank, shuffle=True, seed=self.config.seed, drop_last=True
         )

@@ -162,7 +162,14 @@ RECIPE = dataclasses.replace(
     augment="translation,cutout,brightness,contrast",
 )
 NEW_MODEL_KEYS = ("upsample", "minibatch_std")
-NEW_TRAIN_KEYS = ("ema_decay", "ema_warmup", "r1_gamma", "r1_interval", "augment")
+NEW_TRAIN_KEYS = (
+    "ema_decay",
+    "ema_warmup",
+    "r1_gamma",
+    "r1_interval",
+    "augment",
+    "balance_classes",
+)
 
 
 @pytest.mark.parametrize(
@@ -412,3 +419,50 @@ def test_lazy_r1_run_writes_its_history(tmp_path):
     lines = (tmp_path / "history.csv").read_text().splitlines()
     header = lines[0].split(",")
     assert "r1" in header and lines[2].split(",")[header.index("r1")] == ""
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_conditional_generator_learns_its_labels():
+    """Discs labelled by size: after training, each label's samples have that label's disc
+    area (bright share), and the two labels' areas lie on the real classes' sides."""
+    from medgan_utils.gan.zoo import generate
+
+    data = blobs(512, labelled=True)  # label 1: radius > 9 px; label 0: 6-9 px
+    model = dataclasses.replace(SMALL, width=16, num_classes=2)
+    trainer = GANTrainer(model, dataclasses.replace(FAST, epochs=20, batch_size=32))
+
+    def areas(images: torch.Tensor) -> torch.Tensor:
+        return (images > 0).float().mean(dim=(1, 2, 3))  # bright share of each image
+
+    real = [areas(data.images[data.labels == y]).mean() for y in (0, 1)]
+    gap = real[1] - real[0]
+    before = [areas(generate(trainer.G, 128, seed=1, labels=y)).mean() for y in (0, 1)]
+    trainer.fit(data)
+    fake = [areas(generate(trainer.G, 128, seed=1, labels=y)).mean() for y in (0, 1)]
+    assert abs(before[1] - before[0]) < gap / 10  # untrained: the label changes little
+    for y in (0, 1):  # trained: each label's mean area within a third of the classes' gap
+        assert abs(fake[y] - real[y]) < gap / 3, (y, fake[y], real[y])
+
+
+def test_balanced_classes_fill_the_batches_equally():
+    """A set with 1 'big' disc in 8: balanced sampling draws both classes about equally,
+    repeats under the same seed, and refuses unlabelled images naming the option."""
+    data = blobs(256, labelled=True)
+    keep = torch.cat([(data.labels == 0).nonzero()[:, 0], (data.labels == 1).nonzero()[:28, 0]])
+    rare = torch.utils.data.Subset(data, keep.tolist())  # label 1 is now rare
+    config = dataclasses.replace(FAST, balance_classes=True, batch_size=8)
+    trainer = GANTrainer(dataclasses.replace(SMALL, num_classes=2), config)
+
+    def drawn() -> torch.Tensor:
+        loader, _ = trainer._epoch_batches(rare)
+        return torch.cat([batch["label"] for batch in loader])
+
+    labels = drawn()
+    share = (labels == 1).float().mean().item()
+    assert 0.35 < share < 0.65 and len(labels) == len(keep) // 8 * 8
+    assert torch.equal(labels, drawn())  # the epoch's seed fixes the draw
+    plain = GANTrainer(dataclasses.replace(SMALL, num_classes=2), FAST)
+    loader, _ = plain._epoch_batches(rare)
+    assert (torch.cat([b["label"] for b in loader]) == 1).float().mean() < 0.2
+    with pytest.raises(ValueError, match="balance_classes needs labelled images"):
+        GANTrainer(SMALL, config).fit(blobs(64), epochs=1)
