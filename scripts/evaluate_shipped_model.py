@@ -66,10 +66,7 @@ READINGS = {
 
 def lesion_slices(**options: Any) -> mu.MedicalImageDataset:
     """The lesion slices of a built-in labelled set, as a dataset (subjects kept)."""
-    data = mu.load_dataset("builtin-labelled", 64, **options)
-    keep = (data.labels == data.classes.index("lesion")).nonzero()[:, 0]
-    meta = [data.meta[i] for i in keep.tolist()]
-    return mu.MedicalImageDataset(data.images[keep], data.labels[keep], meta, data.classes)
+    return mu.load_dataset("builtin-labelled", 64, **options).of_class("lesion")
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -225,6 +225,25 @@ class MedicalImageDataset(Dataset):
     def is_labelled(self) -> bool:
         return bool(self.classes)
 
+    def of_class(self, label: int | str) -> MedicalImageDataset:
+        """The images of one class (an index into :attr:`classes`, or its name) as a dataset
+        of their own, with their subjects and the same ``classes``.
+
+        Raises:
+            ValueError: an unlabelled dataset, or a class it does not have.
+        """
+        if not self.is_labelled:
+            raise ValueError("of_class needs a labelled dataset; this one has no classes")
+        if isinstance(label, str):
+            if label not in self.classes:
+                raise ValueError(f"no class {label!r}: the classes are {self.classes}")
+            label = self.classes.index(label)
+        if not 0 <= label < len(self.classes):
+            raise ValueError(f"no class {label}: use 0..{len(self.classes) - 1}")
+        keep = (self.labels == label).nonzero()[:, 0]
+        meta = [self.meta[i] for i in keep.tolist()]
+        return MedicalImageDataset(self.images[keep], self.labels[keep], meta, self.classes)
+
     def __len__(self) -> int:
         return len(self.meta)
 

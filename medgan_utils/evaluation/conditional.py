@@ -130,21 +130,6 @@ class LabelFidelity:
         return "\n".join(lines)
 
 
-def _class_images(real: MedicalImageDataset, label: int) -> torch.Tensor:
-    keep = (real.labels == label).nonzero().flatten()
-    return real.images[keep]
-
-
-def _class_subset(data: MedicalImageDataset, label: int) -> MedicalImageDataset:
-    """The images of one class as a dataset of their own (subjects kept, for the floors'
-    subject split and the near-copy check's calibration)."""
-    from medgan_utils.data.dataset import MedicalImageDataset
-
-    keep = (data.labels == label).nonzero().flatten().tolist()
-    meta = [data.meta[i] for i in keep]
-    return MedicalImageDataset(data.images[keep], data.labels[keep], meta, data.classes)
-
-
 def _classes(G: Generator, real: MedicalImageDataset, classes: Sequence[str] | None) -> list[str]:
     if not G.config.conditional:
         raise ValueError("label fidelity needs a class-conditional generator (num_classes > 0)")
@@ -205,7 +190,7 @@ def label_fidelity(
     out = []
     for label, name in enumerate(names):
         fake = generate(G, n, seed=seed, labels=label, batch_size=batch_size)
-        own = _class_images(real, label)
+        own = real.of_class(label).images
         if len(own) == 0:
             raise ValueError(f"the real set has no images of class {name!r}")
         out.append(ClassFidelity(name, called_positive(fake), n, called_positive(own), len(own)))
@@ -240,7 +225,7 @@ def evaluate_per_class(
     per_class = {k: options.pop(k) for k in ("train", "heldout") if k in options}
     reports = {}
     for label, name in enumerate(names):
-        own = _class_subset(real, label)
+        own = real.of_class(label)
         if len(own) < 4:
             raise ValueError(f"class {name!r} has {len(own)} real images; at least 4 needed")
         count = n or min(5000, len(own) // 2)
@@ -300,7 +285,7 @@ def evaluate_conditional(
     if train is not None:
         if list(train.classes) != names:
             raise ValueError(f"the training set's classes {train.classes} are not {names}")
-        options["train"] = {c: _class_subset(train, i) for i, c in enumerate(names)}
+        options["train"] = {c: train.of_class(i) for i, c in enumerate(names)}
     else:
         options.setdefault("check_memorization", False)
     per_class = evaluate_per_class(real, G, n=n, seed=seed, classes=names, **options)

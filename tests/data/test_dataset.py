@@ -57,6 +57,24 @@ def test_from_slices_labels_meta_and_getitem():
     assert "lesion: 20" in info.to_text() and "1 x unreadable" in info.to_text()
 
 
+def test_of_class_keeps_one_class_with_its_subjects():
+    ds = MedicalImageDataset.from_slices(ReadResult(_slices(), []), 32)
+    lesion = ds.of_class("lesion")
+    assert len(lesion) == 20 and lesion.classes == ds.classes
+    assert set(lesion.labels.tolist()) == {0}
+    keep = (ds.labels == 0).nonzero()[:, 0]
+    assert torch.equal(lesion.images, ds.images[keep])
+    assert lesion.subjects == [ds.subjects[i] for i in keep.tolist()]
+    assert torch.equal(ds.of_class(1).images, ds.of_class("no_lesion").images)
+    with pytest.raises(ValueError, match="no class 'tumour'"):
+        ds.of_class("tumour")
+    with pytest.raises(ValueError, match="no class 2"):
+        ds.of_class(2)
+    unlabelled = MedicalImageDataset(ds.images, torch.full((40,), -1), ds.meta)
+    with pytest.raises(ValueError, match="needs a labelled dataset"):
+        unlabelled.of_class(0)
+
+
 def test_from_slices_rejects_bad_size_and_mixed_labels():
     with pytest.raises(ValueError, match="image_size"):
         MedicalImageDataset.from_slices(_slices(), 48)
