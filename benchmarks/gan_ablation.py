@@ -1,8 +1,9 @@
 """Ablation of the modern GAN recipe: the plain DCGAN, then each piece added in turn.
 
     python benchmarks/gan_ablation.py --quick                  # smoke run: about 1 min on 2 cores
-    python benchmarks/gan_ablation.py                          # full: hours on 2 CPU cores
+    python benchmarks/gan_ablation.py                          # full: hours on 2 AMX cores
     python benchmarks/gan_ablation.py --resume                 # continue it in a later session
+    python benchmarks/gan_ablation.py --resume --jobs 2        # a row's two seeds at once
     python benchmarks/gan_ablation.py --rows baseline ema --seeds 0 1 2
 
 The rows, the data, the budget and the scores are :mod:`medgan_utils.evaluation.ablation`'s
@@ -14,6 +15,12 @@ record (``--out``, JSON) and a summary per row and feature space (the same name 
 (``medgan_utils/recorded/gan_ablation_full.json``, the default ``--out``), where chapter 3
 reads it. In ``--quick`` mode (or with ``MEDGAN_QUICK=1``) everything is small: a smoke test
 of the script, not a measurement.
+
+The full record was measured in bf16 on CPUs with AMX (about 90 training images/s a cell
+on one thread: some 25 minutes a cell). On a CPU without bf16 units ``--precision auto``
+means fp32 there, about a quarter of that speed for width 64 (21 images/s on one thread of
+an AVX2 EPYC), and ``run_ablation`` refuses to add fp32 cells to the bf16 record: resume it
+on a machine like the one that measured it.
 """
 
 from __future__ import annotations
@@ -68,6 +75,9 @@ def main(argv: list[str] | None = None) -> Path:
     )
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="a row's seeds trained at once (threads split)"
+    )
     args = parser.parse_args(argv)
     quick = args.quick or quick_mode()
     if args.threads:
@@ -94,6 +104,7 @@ def main(argv: list[str] | None = None) -> Path:
             rows=args.rows,
             resume=args.resume,
             command=["python", "benchmarks/gan_ablation.py", *sys.argv[1:]],
+            jobs=args.jobs,
         )
     except ValueError as err:
         parser.error(str(err))

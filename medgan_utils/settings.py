@@ -40,6 +40,7 @@ __all__ = [
     "atomic_path",
     "check_seed",
     "claim_folder",
+    "cpu_has_bf16",
     "data_home",
     "is_empty_folder",
     "network_allowed",
@@ -293,7 +294,8 @@ def _check_device(name: str) -> torch.device:
     return device
 
 
-def _cpu_has_bf16() -> bool:
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bf16 units (AMX or AVX512-BF16), where bf16 autocast pays."""
     # torch has no public query; these private helpers exist since torch 2.1 (AMX/AVX512-BF16).
     cpu = torch.cpu
     return any(
@@ -314,6 +316,6 @@ def pick_precision(device: torch.device, requested: str = "auto") -> torch.dtype
         return torch.bfloat16 if requested == "bf16" else torch.float16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and _cpu_has_bf16():
+    if device.type == "cpu" and cpu_has_bf16():
         return torch.bfloat16
     return None

@@ -101,6 +101,18 @@ def test_conditional_init_tiny(root):
         assert row in out
 
 
+def test_conditional_label_tiny(root):
+    out = _run(
+        root,
+        "conditional_label.py",
+        *("--steps", "2", "--every", "1", "--width", "4", "--n-subjects", "8", "--n", "16"),
+    )
+    assert "share of lesion-label / no-lesion-label samples the domain lesion head" in out
+    for row in ("| embedding in z ", "| conditional BatchNorm "):
+        line = next(line for line in out.splitlines() if line.startswith(row))
+        assert line.count("% / ") == 2  # a lesion / no-lesion pair at steps 1 and 2
+
+
 def test_gan_ablation_tiny(root, tmp_path):
     args = ("--quick", "--epochs", "1", "--rows", "baseline", "--extractors", "domain")
     where = ("--out", str(tmp_path / "a.json"), "--runs", str(tmp_path / "runs"))

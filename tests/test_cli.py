@@ -237,3 +237,13 @@ def test_train_balance_classes_needs_labels_and_leaves_nothing(capsys, tmp_path)
     assert main(args) == 2
     assert "balance_classes needs labelled images" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("flag", [["--conditional-norm"], ["--label-mismatch", "1"]])
+def test_conditional_options_need_conditional_and_leave_nothing(capsys, tmp_path, flag):
+    out = tmp_path / "run"
+    args = ["train", "--data", "builtin-labelled", "--n-subjects", "2", "--image-size", "32"]
+    args += ["--width", "4", "--epochs", "1", *flag, "--out", str(out)]
+    assert main(args) == 2
+    assert f"{flag[0]} works on class labels: add --conditional" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())

@@ -41,6 +41,10 @@ def _train(args: argparse.Namespace) -> int:
         num_classes = len(load_dataset(args.data, args.image_size, **data_options).classes)
         if num_classes < 2:
             raise ValueError(f"--conditional needs a labelled dataset; {args.data} has no classes")
+    else:
+        for flag in ("--conditional-norm", "--label-mismatch"):
+            if getattr(args, flag[2:].replace("-", "_")):
+                raise ValueError(f"{flag} works on class labels: add --conditional")
     model = DCGANConfig(
         image_size=args.image_size,
         width=args.width,
@@ -50,6 +54,7 @@ def _train(args: argparse.Namespace) -> int:
         norm=args.norm or ("layer" if args.loss == "wgan-gp" else "batch"),
         upsample=args.upsample,
         minibatch_std=args.minibatch_std,
+        conditional_norm=args.conditional_norm,
     )
     config = TrainConfig(
         epochs=args.epochs,
@@ -69,6 +74,7 @@ def _train(args: argparse.Namespace) -> int:
         r1_interval=args.r1_interval,
         augment=args.augment,
         balance_classes=args.balance_classes,
+        label_mismatch=args.label_mismatch,
     )
     with join(world, device) as world:
         trainer = train_run(
@@ -204,6 +210,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--spectral-norm", action="store_true")
     train.add_argument("--conditional", action="store_true", help="condition on class labels")
+    train.add_argument(
+        "--conditional-norm",
+        action="store_true",
+        help="with --conditional: the label sets G's BatchNorm gains and biases (SNGAN, BigGAN)",
+    )
     recipe = train.add_argument_group("the modern recipe (chapter 3; each off by default)")
     recipe.add_argument("--ema-decay", type=float, help="sample and ship an average of G (0.999)")
     recipe.add_argument("--ema-warmup", action="store_true", help="ramp the average's decay up")
@@ -214,6 +225,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--balance-classes",
         action="store_true",
         help="sample every class equally often (labelled data; e.g. rare lesion slices)",
+    )
+    recipe.add_argument(
+        "--label-mismatch",
+        type=float,
+        default=0.0,
+        help="with --conditional: weight of D seeing real images with wrong labels as fake",
     )
     recipe.add_argument(
         "--upsample", choices=("transpose", "nearest", "bilinear"), default="transpose"

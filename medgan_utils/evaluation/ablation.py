@@ -256,6 +256,53 @@ def _evaluate_cell(spec: dict[str, Any], folder: Path, real: Any) -> dict[str, A
     return out
 
 
+def _measure_cell(
+    spec: dict[str, Any],
+    row: str,
+    seed: int,
+    overrides: tuple[dict, dict],
+    folder: Path,
+    command: Sequence[str],
+    real: Any = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Train one (row, seed) cell, score it against ``real`` (the evaluation set, loaded
+    here when None: a worker process loads its own), and return its record entry."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    if real is None:
+        real = _evaluation_set(spec)
+    run = _train_cell(spec, seed, overrides, folder, command)
+    start = time.perf_counter()
+    metrics = _evaluate_cell(spec, folder, real)
+    steps = run["n_images"] // spec["batch_size"]
+    images = run["epochs_done"] * steps * spec["batch_size"]
+    return {
+        "row": row,
+        "seed": seed,
+        "images_seen": images,
+        "train_wall_s": run["wall_time_s"],
+        "images_per_s": images / max(run["wall_time_s"], 1e-9),
+        "eval_wall_s": round(time.perf_counter() - start, 1),
+        "precision_used": run["precision"],
+        "model": overrides[0],
+        "train": overrides[1],
+        "metrics": metrics,
+    }
+
+
+def _evaluation_set(spec: dict[str, Any]) -> Any:
+    """The real images every cell is scored against (``spec["eval_data"]``)."""
+    from medgan_utils.data.load import load_dataset
+
+    data = spec["eval_data"]
+    return load_dataset(
+        data["data"], spec["image_size"], n_subjects=data["n_subjects"], seed=data["seed"]
+    )
+
+
 def summarise(
     rows: Sequence[Row], cells: Sequence[dict[str, Any]], spec: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -310,6 +357,7 @@ def run_ablation(
     resume: bool = False,
     command: Sequence[str] | None = None,
     log: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Train and score every (row, seed) cell; the record (also written to ``out``).
 
@@ -323,18 +371,23 @@ def run_ablation(
         resume: continue ``out`` and the run folders (cells ``out`` holds are skipped).
         command: the command line recorded in each run (default ``sys.argv``).
         log: called with a line of progress per cell (default: print to stderr).
+        jobs: a row's seeds trained at once, each in a process of its own with
+            ``torch.get_num_threads() // jobs`` threads (the rows stay in order: each
+            builds on the verdicts above it). Seeds are independent, so on a machine with
+            more cores than one training uses, ``jobs=2`` halves the wall time.
 
     Raises:
-        ValueError: fewer than two seeds, an unknown row, a row whose rows above are not
-            measured, an existing ``out`` or run folder without ``resume``, or an ``out``
-            measured with other settings.
+        ValueError: fewer than two seeds, fewer than one job, an unknown row, a row whose
+            rows above are not measured, an existing ``out`` or run folder without
+            ``resume``, or an ``out`` measured with other settings.
     """
-    from medgan_utils.data.load import load_dataset
     from medgan_utils.gan.runs import hardware_summary
     from medgan_utils.settings import pick_device
 
     say = log or (lambda line: print(line, file=sys.stderr, flush=True))
     out, runs = Path(out), Path(runs)
+    if jobs < 1:
+        raise ValueError(f"jobs: need at least 1, got {jobs}")
     if len(set(seeds)) < 2:
         raise ValueError(f"seeds: need at least 2 different training seeds per row, got {seeds}")
     all_rows = recipe_rows(spec["batch_size"], spec["image_size"], spec["ema_decay"])
@@ -358,20 +411,16 @@ def run_ablation(
         hardware=hardware_summary(pick_device("auto")),
         runs=str(runs),
     )
+    _check_precision(record, spec)
     done = {(c["row"], c["seed"]) for c in record["cells"]}
-    eval_data = spec["eval_data"]
-    real = load_dataset(
-        eval_data["data"],
-        spec["image_size"],
-        n_subjects=eval_data["n_subjects"],
-        seed=eval_data["seed"],
-    )
+    real = _evaluation_set(spec)
     for row in chosen:
         plan = roadmap(all_rows, record["cells"], exts, seeds)
         if row.key not in [line["key"] for line in plan]:
             missing = plan[-1]["key"]
             raise ValueError(f"row {row.key!r} builds on the rows above it: run {missing!r} first")
         config = next(line for line in plan if line["key"] == row.key)
+        todo = []
         for seed in seeds:
             if (row.key, seed) in done:
                 say(f"{row.key} seed {seed}: recorded, skipped")
@@ -380,34 +429,64 @@ def run_ablation(
             if folder.exists() and not resume:
                 raise ValueError(f"{folder} exists: resume, or use another runs folder")
             say(f"{row.key} seed {seed}: training into {folder}")
-            overrides = (config["model"], config["train"])
-            run = _train_cell(spec, seed, overrides, folder, command or sys.argv)
-            start = time.perf_counter()
-            metrics = _evaluate_cell(spec, folder, real)
-            steps = run["n_images"] // spec["batch_size"]
-            images = run["epochs_done"] * steps * spec["batch_size"]
-            record["cells"].append(
-                {
-                    "row": row.key,
-                    "seed": seed,
-                    "images_seen": images,
-                    "train_wall_s": run["wall_time_s"],
-                    "images_per_s": images / max(run["wall_time_s"], 1e-9),
-                    "eval_wall_s": round(time.perf_counter() - start, 1),
-                    "precision_used": run["precision"],
-                    "model": config["model"],
-                    "train": config["train"],
-                    "metrics": metrics,
-                }
-            )
-            _finish(record, all_rows, seeds, out)
+            todo.append((seed, folder))
+        overrides = (config["model"], config["train"])
+        cmd = list(command or sys.argv)
+        if jobs == 1 or len(todo) < 2:
+            cells = (_measure_cell(spec, row.key, s, overrides, f, cmd, real) for s, f in todo)
+            for cell in cells:
+                record["cells"].append(cell)
+                _finish(record, all_rows, seeds, out)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            import torch
+
+            threads = max(1, torch.get_num_threads() // jobs)
+            spawn = multiprocessing.get_context("spawn")  # no forked torch thread pools
+            with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=spawn) as pool:
+                futures = [
+                    pool.submit(_measure_cell, spec, row.key, s, overrides, f, cmd, None, threads)
+                    for s, f in todo
+                ]
+                for future in as_completed(futures):
+                    cell = future.result()
+                    say(f"{row.key} seed {cell['seed']}: measured")
+                    record["cells"].append(cell)
+                    _finish(record, all_rows, seeds, out)
     _finish(record, all_rows, seeds, out)
     return record
+
+
+def _check_precision(record: dict[str, Any], spec: dict[str, Any]) -> None:
+    """Refuse to add cells trained in another number format than the recorded ones.
+
+    ``precision="auto"`` means bf16 on CPUs with AMX or AVX512-BF16 and fp32 elsewhere, so
+    one record resumed on another machine could mix the two: the rows would then differ by
+    hardware as well as by recipe (and fp32 on a CPU without bf16 units is several times
+    slower, so the budget would not fit the session either).
+    """
+    import torch
+
+    from medgan_utils.settings import pick_device, pick_precision
+
+    used = sorted({c["precision_used"] for c in record["cells"]})
+    dtype = pick_precision(pick_device("auto"), spec["precision"]) or torch.float32
+    here = str(dtype).replace("torch.", "")
+    if used and used != [here]:
+        raise ValueError(
+            f"the recorded cells were trained in {' and '.join(used)}, but precision "
+            f"{spec['precision']!r} means {here} on this machine (no bf16 units?): resume on "
+            "a machine like the one that measured them, or start another record"
+        )
 
 
 def _finish(record: dict[str, Any], rows: Sequence[Row], seeds: Sequence[int], out: Path) -> None:
     """Summary and roadmap from the cells, then the record and its CSV, written atomically."""
     spec = record["settings"]
+    order = {row.key: i for i, row in enumerate(rows)}  # parallel cells land in any order
+    record["cells"].sort(key=lambda c: (order.get(c["row"], len(order)), c["seed"]))
     record["summary"] = summarise(rows, record["cells"], spec)
     record["roadmap"] = roadmap(rows, record["cells"], spec["extractors"], seeds)
     kept = [line for line in record["roadmap"] if line["kept"]]

@@ -1,4 +1,5 @@
-"""Building blocks the DCGAN can swap in: upsample + conv in G, minibatch std in D.
+"""Building blocks the DCGAN can swap in: upsample + conv and conditional BatchNorm in G,
+minibatch std in D.
 
 Both are options of :class:`~medgan_utils.gan.models.DCGANConfig`; the defaults build the
 plain DCGAN of Radford et al. (2015).
@@ -13,6 +14,10 @@ plain DCGAN of Radford et al. (2015).
   features across a group of samples, so the discriminator can see when a batch of fakes is
   too alike: a cheap guard against mode collapse (Karras et al., 2018, "Progressive Growing
   of GANs", section 3; groups of 4 as in StyleGAN2, Karras et al., 2020).
+* :class:`ConditionalBatchNorm2d` lets a class label set the gain and bias of a generator's
+  BatchNorm, so the label acts at every resolution instead of only through the input noise
+  (de Vries et al., 2017, "Modulating early visual processing by language"; the generator
+  of SNGAN-projection, Miyato & Koyama, 2018, and of BigGAN, Brock et al., 2019).
 
 Example:
     >>> nn.Sequential(*up_block(64, 32, "nearest"))(torch.zeros(2, 64, 8, 8)).shape
@@ -24,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["UPSAMPLE_MODES", "up_block", "MinibatchStd"]
+__all__ = ["UPSAMPLE_MODES", "up_block", "MinibatchStd", "ConditionalBatchNorm2d"]
 
 UPSAMPLE_MODES = ("transpose", "nearest", "bilinear")
 
@@ -90,3 +95,40 @@ class MinibatchStd(nn.Module):
 
     def extra_repr(self) -> str:
         return f"group_size={self.group_size}"
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose per-channel gain and bias are looked up from the class label.
+
+    ``y = BN(x) * (1 + gain[label]) + bias[label]``, with ``BN`` a ``BatchNorm2d`` without
+    affine parameters of its own and ``gain``, ``bias`` two ``nn.Embedding(num_classes, C)``.
+    Written as ``1 + gain`` (BigGAN's form) so that the N(0, 0.02) start every embedding gets
+    from :func:`~medgan_utils.gan.models.weights_init` is a gain near 1 and a bias near 0:
+    at the start each class is plain BatchNorm, and training pulls the classes apart.
+
+    Args:
+        num_features: channels ``C``.
+        num_classes: number of labels.
+
+    Shapes:
+        ``x``: ``(N, C, H, W)``, ``labels``: ``(N,)`` integers in ``[0, num_classes)`` ->
+        ``(N, C, H, W)``.
+
+    Example:
+        >>> cbn = ConditionalBatchNorm2d(8, num_classes=2)
+        >>> cbn(torch.randn(4, 8, 2, 2), torch.tensor([0, 1, 0, 1])).shape
+        torch.Size([4, 8, 2, 2])
+    """
+
+    def __init__(self, num_features: int, num_classes: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(num_features, affine=False)
+        self.gain = nn.Embedding(num_classes, num_features)
+        self.bias = nn.Embedding(num_classes, num_features)
+        nn.init.normal_(self.gain.weight, 0.0, 0.02)
+        nn.init.normal_(self.bias.weight, 0.0, 0.02)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        gain = 1 + self.gain(labels).to(x.dtype)[:, :, None, None]  # (N, C, 1, 1)
+        bias = self.bias(labels).to(x.dtype)[:, :, None, None]
+        return self.bn(x) * gain + bias

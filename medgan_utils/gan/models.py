@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
-from medgan_utils.gan.blocks import UPSAMPLE_MODES, MinibatchStd, up_block
+from medgan_utils.gan.blocks import UPSAMPLE_MODES, ConditionalBatchNorm2d, MinibatchStd, up_block
 from medgan_utils.settings import SUPPORTED_SIZES
 
 __all__ = [
@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 NORMS = ("batch", "layer", "instance", "none")
-LATER_OPTIONS = ("upsample", "minibatch_std")  # written by to_dict() only when set
+# written by to_dict() only when set
+LATER_OPTIONS = ("upsample", "minibatch_std", "conditional_norm")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ class DCGANConfig:
         minibatch_std: 0 (off), or the group size of a minibatch standard deviation channel
             appended before the discriminator's last conv
             (:class:`~medgan_utils.gan.blocks.MinibatchStd`; 4 as in StyleGAN2).
+        conditional_norm: conditional models only: the label sets the gain and bias of every
+            generator BatchNorm (:class:`~medgan_utils.gan.blocks.ConditionalBatchNorm2d`)
+            instead of being concatenated to ``z`` as an embedding of ``embed_dim``, so it
+            acts at every resolution (SNGAN-projection's and BigGAN's generator).
 
     Example:
         >>> DCGANConfig(image_size=128, channels=3, num_classes=2).conditional
@@ -82,6 +87,7 @@ class DCGANConfig:
     norm: Literal["batch", "layer", "instance", "none"] = "batch"
     upsample: Literal["transpose", "nearest", "bilinear"] = "transpose"
     minibatch_std: int = 0
+    conditional_norm: bool = False
 
     def __post_init__(self) -> None:
         for name in ("image_size", "channels", "latent_dim", "width", "num_classes", "embed_dim"):
@@ -97,6 +103,12 @@ class DCGANConfig:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if self.upsample not in UPSAMPLE_MODES:
             raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {self.upsample!r}")
+        if not isinstance(self.conditional_norm, bool):
+            raise ValueError(
+                f"conditional_norm must be True or False, got {self.conditional_norm!r}"
+            )
+        if self.conditional_norm and not self.conditional:
+            raise ValueError("conditional_norm needs a conditional model (num_classes >= 2)")
         mbstd = self.minibatch_std
         if isinstance(mbstd, bool) or not isinstance(mbstd, int) or mbstd < 0 or mbstd == 1:
             raise ValueError(
@@ -210,7 +222,8 @@ class Generator(nn.Module):
     each followed by BatchNorm + ReLU; the last layer maps to ``C`` channels with tanh. For
     ``S = 64`` the channels are ``8w -> 4w -> 2w -> w -> C`` (the paper's); 32 px drops the
     first block (``4w`` at 4x4), 128 px adds one (``16w`` at 4x4). A conditional generator
-    concatenates an ``nn.Embedding(num_classes, embed_dim)`` of the label to ``z``. With
+    concatenates an ``nn.Embedding(num_classes, embed_dim)`` of the label to ``z``, or with
+    ``conditional_norm`` sets every BatchNorm's gain and bias from the label. With
     ``upsample="nearest"`` or ``"bilinear"`` each doubling after the first 4x4 layer is a
     resize and a 3x3 conv instead (:func:`~medgan_utils.gan.blocks.up_block`).
 
@@ -224,17 +237,22 @@ class Generator(nn.Module):
     def __init__(self, config: DCGANConfig) -> None:
         super().__init__()
         self.config = config
-        in_dim = config.latent_dim + (config.embed_dim if config.conditional else 0)
-        self.embed = (
-            nn.Embedding(config.num_classes, config.embed_dim) if config.conditional else None
-        )
+        concat = config.conditional and not config.conditional_norm
+        in_dim = config.latent_dim + (config.embed_dim if concat else 0)
+        self.embed = nn.Embedding(config.num_classes, config.embed_dim) if concat else None
+
+        def norm(c: int) -> nn.Module:
+            if config.conditional_norm:
+                return ConditionalBatchNorm2d(c, config.num_classes)
+            return nn.BatchNorm2d(c)
+
         c = config.width * 2 ** (config.num_blocks - 1)  # 8w for 64 px
         # (N, nz [+ embed_dim], 1, 1) -> (N, 8w, 4, 4)
         layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, c, 4, 1, 0, bias=False)]
-        layers += [nn.BatchNorm2d(c), nn.ReLU(True)]
+        layers += [norm(c), nn.ReLU(True)]
         for _ in range(config.num_blocks - 1):
             # (N, c, s, s) -> (N, c/2, 2s, 2s); for 64 px: 8w@4 -> 4w@8 -> 2w@16 -> w@32
-            layers += [*up_block(c, c // 2, config.upsample), nn.BatchNorm2d(c // 2)]
+            layers += [*up_block(c, c // 2, config.upsample), norm(c // 2)]
             layers.append(nn.ReLU(True))
             c //= 2
         # (N, w, S/2, S/2) -> (N, C, S, S), values in [-1, 1]
@@ -260,7 +278,13 @@ class Generator(nn.Module):
         labels = _check_labels(labels, z.shape[0], self.config.num_classes)
         if self.embed is not None and labels is not None:
             z = torch.cat([z, self.embed(labels).to(z.dtype)], dim=1)
-        return self.main(z[:, :, None, None])
+        if not self.config.conditional_norm:
+            return self.main(z[:, :, None, None])
+        assert labels is not None  # _check_labels raised for a conditional model without them
+        x = z[:, :, None, None]
+        for layer in self.main:
+            x = layer(x, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(x)
+        return x
 
 
 class Discriminator(nn.Module):

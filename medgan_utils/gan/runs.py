@@ -68,7 +68,7 @@ from medgan_utils.gan.callbacks import (
 from medgan_utils.gan.distributed import World
 from medgan_utils.gan.models import DCGANConfig
 from medgan_utils.gan.train import Callback, GANTrainer, TrainConfig
-from medgan_utils.settings import atomic_path, claim_folder, is_empty_folder
+from medgan_utils.settings import atomic_path, claim_folder, cpu_has_bf16, is_empty_folder
 
 __all__ = ["train_run", "hardware_summary"]
 
@@ -82,12 +82,28 @@ RUN_FILE, CHECKPOINT = "run.json", "checkpoint.safetensors"
 
 
 def hardware_summary(device: torch.device) -> str:
-    """One line naming the device (GPU model or CPU with its core count) and torch build."""
+    """One line naming the device and torch build: the GPU model, or the CPU's model, core
+    count and vector units (whether it has bf16 units: the same run is several times
+    slower in fp32 on a CPU without them), e.g. ``"AMD EPYC CPU, 2 cores, AVX2 (no bf16
+    units); torch 2.13.0+cpu; 1 thread"``."""
+    threads = torch.get_num_threads()
+    build = f"torch {torch.__version__}; {threads} thread{'s' * (threads != 1)}"
     if device.type == "cuda":
-        what = torch.cuda.get_device_name(device)
-    else:
-        what = f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores"
-    return f"{what}; torch {torch.__version__}; {torch.get_num_threads()} threads"
+        return f"{torch.cuda.get_device_name(device)}; {build}"
+    units = "AMX/AVX512-BF16" if cpu_has_bf16() else f"{torch.backends.cpu.get_cpu_capability()}"
+    units += "" if cpu_has_bf16() else " (no bf16 units)"
+    return f"{_cpu_model()} CPU, {os.cpu_count()} cores, {units}; {build}"
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else the architecture (x86_64)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _comparable(spec: dict[str, Any]) -> dict[str, Any]:

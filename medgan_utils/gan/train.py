@@ -91,6 +91,11 @@ class TrainConfig:
             inversely proportional to the size of its class, so that every class fills the
             same share of the batches (a rare class, such as lesion slices, is otherwise
             seen rarely by both players); needs labelled images, one process.
+        label_mismatch: weight of a matching-aware discriminator term (Reed et al., 2016,
+            "Generative Adversarial Text to Image Synthesis"): D also sees each real image
+            with a wrong label, drawn at random, and learns to score that pair as fake. D
+            must then tell the classes apart on real images, and G gets that signal back
+            (0: off; conditional models only).
 
     Every option added after the first runs defaults to the old behaviour, so an old
     ``run.json`` or checkpoint without its key resumes as it was trained.
@@ -115,6 +120,7 @@ class TrainConfig:
     r1_interval: int = 1
     augment: str = ""
     balance_classes: bool = False
+    label_mismatch: float = 0.0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -135,6 +141,8 @@ class TrainConfig:
                 "r1_gamma: loss 'wgan-gp' has its own gradient penalty (gp_weight); "
                 "use R1 with loss 'bce' or 'hinge'"
             )
+        if not self.label_mismatch >= 0:  # NaN too
+            raise ValueError(f"label_mismatch must be >= 0, got {self.label_mismatch}")
         parse_policy(self.augment)  # unknown names fail here, naming the option
 
     def to_dict(self) -> dict[str, Any]:
@@ -181,10 +189,19 @@ def discriminator_loss(real: torch.Tensor, fake: torch.Tensor, kind: str) -> tor
     - wgan-gp: ``D(G(z)) - D(x)``, the negative Wasserstein estimate (add the penalty).
     """
     if kind == "bce":  # softplus(-t) = -log(sigmoid(t)), numerically stable
-        return F.softplus(-real).mean() + F.softplus(fake).mean()
+        return F.softplus(-real).mean() + _fake_term(fake, kind)
     if kind == "hinge":
-        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
-    return fake.mean() - real.mean()
+        return F.relu(1 - real).mean() + _fake_term(fake, kind)
+    return _fake_term(fake, kind) - real.mean()
+
+
+def _fake_term(fake: torch.Tensor, kind: str) -> torch.Tensor:
+    """The part of :func:`discriminator_loss` that pushes the scores ``fake`` down."""
+    if kind == "bce":
+        return F.softplus(fake).mean()
+    if kind == "hinge":
+        return F.relu(1 + fake).mean()
+    return fake.mean()
 
 
 def generator_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
@@ -277,6 +294,11 @@ class GANTrainer:
                 f"minibatch_std={model_config.minibatch_std} needs a batch size divisible by "
                 f"it, got batch_size={config.batch_size}{per_rank}"
             )
+        if config.label_mismatch and not model_config.conditional:
+            raise ValueError(
+                f"label_mismatch={config.label_mismatch} needs a conditional model "
+                "(num_classes >= 2): it shows D real images with wrong labels"
+            )
         self.device = world.device(config.device)
         self.amp_dtype = pick_precision(self.device, config.precision)
         # channels_last lets oneDNN/cuDNN pick their fastest conv kernels under autocast.
@@ -336,15 +358,22 @@ class GANTrainer:
 
         Objective: make D score real images high and generated ones low, i.e. minimise
         :func:`discriminator_loss` (plus the gradient penalty for WGAN-GP, or R1). With
-        ``augment`` both batches pass through the same random transforms first.
+        ``augment`` both batches pass through the same random transforms first. With
+        ``label_mismatch`` the real batch is scored once more under wrong labels, as fake.
         """
         cfg = self.config
         logs: dict[str, float] = {}
         self.opt_d.zero_grad(set_to_none=True)
         with self._autocast():
-            real_logits = self.D(self._augment(real, rng), labels)
+            seen = self._augment(real, rng)
+            real_logits = self.D(seen, labels)
             fake_logits = self.D(self._augment(fake, rng), labels)
             loss = discriminator_loss(real_logits.float(), fake_logits.float(), cfg.loss)
+            if cfg.label_mismatch and labels is not None:  # real images, wrong labels: fake
+                k = self.model_config.num_classes
+                shift = torch.randint(1, k, labels.shape, generator=rng).to(labels.device)
+                wrong = self.D(seen, (labels + shift) % k).float()
+                loss = loss + cfg.label_mismatch * _fake_term(wrong, cfg.loss)
         if cfg.loss == "wgan-gp":
             penalty = gradient_penalty(self.D, real, fake, labels, rng)
             loss = loss + cfg.gp_weight * penalty

@@ -114,8 +114,38 @@ def test_resuming_skips_recorded_cells_and_refuses_other_settings(tiny):
         run_ablation(spec, folder / "runs", folder / "x.json", seeds=[0, 0])
     with pytest.raises(ValueError, match="run 'hinge-sn' first"):
         run_ablation(spec, folder / "runs", out, rows=["r1"], resume=True)
+    # cells trained in another number format (an AMX machine's bf16 on a machine without)
+    mixed = folder / "bf16.json"
+    other_format = json.loads(out.read_text())
+    for cell in other_format["cells"]:
+        cell["precision_used"] = "float16"
+    mixed.write_text(json.dumps(other_format))
+    with pytest.raises(ValueError, match="trained in float16, but precision 'auto' means"):
+        run_ablation(spec, folder / "runs", mixed, rows=["hinge-sn"], resume=True)
     with pytest.raises(ValueError, match=r"unknown rows \['bogus'\]"):
         run_ablation(spec, folder / "runs", folder / "x.json", rows=["bogus"])
+
+
+def test_parallel_seeds_measure_what_one_process_measures(tiny, tmp_path):
+    spec, _, _, record, _ = tiny
+    lines: list[str] = []
+    out = tmp_path / "record.json"
+    both = run_ablation(
+        spec, tmp_path / "runs", out, rows=["baseline"], jobs=2, log=lines.append, command=["t"]
+    )
+    assert [(c["row"], c["seed"]) for c in both["cells"]] == [("baseline", 0), ("baseline", 1)]
+    assert sorted(line for line in lines if line.endswith("measured")) == [
+        "baseline seed 0: measured",
+        "baseline seed 1: measured",
+    ]
+    assert json.loads(out.read_text()) == both
+    for one, two in zip(record["cells"][:2], both["cells"], strict=True):
+        assert one["images_seen"] == two["images_seen"]
+        fid = one["metrics"]["domain"]["fid"]["value"]
+        # the same seed and data in a worker process (one thread: sums in another order)
+        assert two["metrics"]["domain"]["fid"]["value"] == pytest.approx(fid, rel=0.02)
+    with pytest.raises(ValueError, match="jobs: need at least 1"):
+        run_ablation(spec, tmp_path / "runs", tmp_path / "x.json", jobs=0)
 
 
 def test_the_recorded_ablation_is_a_full_mode_record_or_a_clear_error(tmp_path):

@@ -1,4 +1,5 @@
-"""Tests for medgan_utils.gan.blocks: upsample + conv in G, minibatch std in D."""
+"""Tests for medgan_utils.gan.blocks: upsample + conv and conditional BatchNorm in G,
+minibatch std in D."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from medgan_utils.gan.blocks import MinibatchStd, up_block
+from medgan_utils.gan.blocks import ConditionalBatchNorm2d, MinibatchStd, up_block
 from medgan_utils.gan.models import DCGANConfig, Discriminator, Generator
 
 
@@ -76,3 +77,42 @@ def test_discriminator_with_minibatch_std_sees_the_batch() -> None:
         assert not torch.equal(mbstd(x)[0], mbstd(y)[0])
         # 32 px: top channels 4w = 16, plus the std channel, at 4x4
         assert mbstd.features(x).shape == (4, (4 * 4 + 1) * 16) == (4, mbstd.feature_dim)
+
+
+def test_conditional_batchnorm_starts_as_batchnorm_and_lets_the_label_set_gain_and_bias() -> None:
+    torch.manual_seed(0)
+    cbn = ConditionalBatchNorm2d(8, num_classes=3)
+    x = torch.randn(6, 8, 4, 4) * 3 + 1
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    plain = nn.BatchNorm2d(8, affine=False)(x)
+    # gains 1 + N(0, 0.02) and biases N(0, 0.02): each class starts near plain BatchNorm
+    assert (cbn(x, labels) - plain).abs().max() < 0.2
+    with torch.no_grad():
+        cbn.gain.weight[1] = 1.0  # class 1: gain 2
+        cbn.bias.weight[1] = 0.5
+    out = cbn(x, labels)
+    ones = labels == 1
+    expected = plain[ones] * (2 + 0) + 0.5
+    assert torch.allclose(out[ones], expected, atol=1e-5)
+    assert (out[~ones] - plain[~ones]).abs().max() < 0.2  # the other classes untouched
+    out.square().mean().backward()
+    assert cbn.gain.weight.grad is not None and cbn.gain.weight.grad[1].abs().sum() > 0
+    assert cbn.bias.weight.grad is not None and cbn.bias.weight.grad.abs().sum() > 0
+
+
+def test_a_generator_with_conditional_batchnorm_puts_the_label_in_every_norm() -> None:
+    config = DCGANConfig(image_size=64, width=8, num_classes=2, conditional_norm=True)
+    G = Generator(config)
+    norms = [m for m in G.main if isinstance(m, ConditionalBatchNorm2d)]
+    assert len(norms) == config.num_blocks and G.embed is None  # the label is not in z
+    assert not [m for m in G.main if type(m) is nn.BatchNorm2d]
+    assert G.main[0].in_channels == config.latent_dim
+    G.eval()
+    z = torch.randn(1, 100).repeat(2, 1)
+    with torch.no_grad():
+        for norm in norms:
+            norm.gain.weight[1] = 0.5
+        images = G(z, torch.tensor([0, 1]))
+    assert images.shape == (2, 1, 64, 64)
+    # fresh eval-mode outputs are tiny: compare relatively (gain 1.5 against about 1)
+    assert (images[0] - images[1]).abs().mean() > 0.1 * images.abs().mean()

@@ -159,6 +159,8 @@ def test_label_errors() -> None:
         ({"upsample": "deconv"}, "upsample must be one of .*got 'deconv'"),
         ({"minibatch_std": 1}, "minibatch_std must be 0 .*got 1"),
         ({"minibatch_std": True}, "minibatch_std must be 0"),
+        ({"conditional_norm": 1, "num_classes": 2}, "conditional_norm must be True or False"),
+        ({"conditional_norm": True}, "conditional_norm needs a conditional model"),
     ],
 )
 def test_config_errors(kwargs: dict, message: str) -> None:
@@ -295,7 +297,9 @@ def test_new_options_round_trip_and_old_files_load() -> None:
     assert DCGANConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     assert config.to_dict()["upsample"] == "bilinear" and config.to_dict()["minibatch_std"] == 4
     # a plain DCGAN's file is what it was before the options existed (shipped checksums hold)
-    assert not {"upsample", "minibatch_std"} & set(DCGANConfig().to_dict())
+    assert not {"upsample", "minibatch_std", "conditional_norm"} & set(DCGANConfig().to_dict())
+    cbn = DCGANConfig(image_size=32, width=8, num_classes=2, conditional_norm=True)
+    assert DCGANConfig.from_dict(json.loads(json.dumps(cbn.to_dict()))) == cbn
     # a model_config written before these options existed: the plain DCGAN, same weights
     old = {k: v for k, v in DCGANConfig().to_dict().items() if k not in RECIPE}
     assert DCGANConfig.from_dict(old) == DCGANConfig()
@@ -304,10 +308,20 @@ def test_new_options_round_trip_and_old_files_load() -> None:
     )
 
 
-@pytest.mark.parametrize("upsample", ["transpose", "nearest"])
-def test_conditional_generator_follows_its_label_with_the_recipe(upsample: str) -> None:
+@pytest.mark.parametrize(
+    ("upsample", "conditional_norm"), [("transpose", False), ("nearest", False), ("nearest", True)]
+)
+def test_conditional_generator_follows_its_label_with_the_recipe(
+    upsample: str, conditional_norm: bool
+) -> None:
     torch.manual_seed(0)
-    config = DCGANConfig(image_size=32, width=8, num_classes=2, **{**RECIPE, "upsample": upsample})
+    config = DCGANConfig(
+        image_size=32,
+        width=8,
+        num_classes=2,
+        conditional_norm=conditional_norm,
+        **{**RECIPE, "upsample": upsample},
+    )
     G, D = (m.eval() for m in build_gan(config))
     z = torch.randn(1, 100).repeat(4, 1)
     with torch.no_grad():

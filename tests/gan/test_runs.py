@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
+import torch
 
 from medgan_utils.data.load import load_dataset
 from medgan_utils.errors import DataError
@@ -70,3 +72,17 @@ def test_one_class_run_rejects_bad_requests(tmp_path):
             data_options=OPTIONS,
             only_class="lesion",
         )
+
+
+def test_the_hardware_line_names_the_cpu_and_whether_it_has_bf16_units(monkeypatch):
+    from medgan_utils.ethics.energy import power_key
+    from medgan_utils.gan import runs
+
+    for has, units in ((True, "AMX/AVX512-BF16;"), (False, "(no bf16 units);")):
+        monkeypatch.setattr(runs, "cpu_has_bf16", lambda has=has: has)
+        line = runs.hardware_summary(torch.device("cpu"))
+        assert f" CPU, {os.cpu_count()} cores, " in line and units in line
+        assert line.endswith(
+            f"{torch.get_num_threads()} thread" + "s" * (torch.get_num_threads() != 1)
+        )
+        assert power_key(line) == "cpu"  # the energy estimate still knows it for a CPU
