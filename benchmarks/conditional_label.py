@@ -18,6 +18,20 @@ one that ignores it gives the same share for both labels. Batches are drawn with
 replacement from a seeded generator, so a run repeats on one machine.
 Short, narrow runs make noisy images, and noise alone trips the head (15 % of an
 unconditional model's samples): read the gap between the labels, not the shares alone.
+
+Measured on 2026-12-02 (defaults, seed 0, one thread of an AVX2 EPYC in fp32, 24-42 min a
+run; lesion-label / no-lesion-label share called lesion; real 85 % / 1 %):
+
+| conditioning          | label_mismatch | step 400  | step 800  | step 1200 | step 1600 |
+| --------------------- | -------------- | --------- | --------- | --------- | --------- |
+| embedding in z        | 0              | 86% / 84% | 86% / 86% | 87% / 80% | 62% / 59% |
+| conditional BatchNorm | 0              | 83% / 85% | 86% / 82% | 75% / 75% | 66% / 64% |
+| embedding in z        | 1              | 61% / 56% | 78% / 63% | 93% / 45% | 98% / 27% |
+| conditional BatchNorm | 1              | 88% / 63% | 88% / 70% | 88% / 61% | 96% / 37% |
+
+Without the matching-aware term neither generator follows its label (gaps of 2-3 points);
+with it both do, and conditional BatchNorm adds nothing here. One seed of a narrow, short
+run: a pointer for the full-width training, not its result.
 """
 
 from __future__ import annotations
