@@ -374,7 +374,7 @@ def run_ablation(
         jobs: a row's seeds trained at once, each in a process of its own with
             ``torch.get_num_threads() // jobs`` threads (the rows stay in order: each
             builds on the verdicts above it). Seeds are independent, so on a machine with
-            more cores than one training uses, ``jobs=2`` halves the wall time.
+            more cores than one training uses, ``jobs=2`` can nearly halve the wall time.
 
     Raises:
         ValueError: fewer than two seeds, fewer than one job, an unknown row, a row whose

@@ -108,7 +108,7 @@ class DCGANConfig:
                 f"conditional_norm must be True or False, got {self.conditional_norm!r}"
             )
         if self.conditional_norm and not self.conditional:
-            raise ValueError("conditional_norm needs a conditional model (num_classes >= 2)")
+            raise ValueError("conditional_norm needs a conditional model (num_classes > 0)")
         mbstd = self.minibatch_std
         if isinstance(mbstd, bool) or not isinstance(mbstd, int) or mbstd < 0 or mbstd == 1:
             raise ValueError(

@@ -294,7 +294,7 @@ class GANTrainer:
                 f"minibatch_std={model_config.minibatch_std} needs a batch size divisible by "
                 f"it, got batch_size={config.batch_size}{per_rank}"
             )
-        if config.label_mismatch and not model_config.conditional:
+        if config.label_mismatch and model_config.num_classes < 2:  # a wrong label must exist
             raise ValueError(
                 f"label_mismatch={config.label_mismatch} needs a conditional model "
                 "(num_classes >= 2): it shows D real images with wrong labels"

@@ -201,8 +201,12 @@ def test_options_that_do_not_fit_the_model_or_data():
     conditional = GANTrainer(dataclasses.replace(SMALL, num_classes=2), FAST)
     with pytest.raises(ValueError, match="num_classes=2: a conditional GAN needs labelled"):
         conditional.fit(blobs(labelled=False), epochs=1)
-    with pytest.raises(ValueError, match="label_mismatch=1.0 needs a conditional model"):
-        GANTrainer(SMALL, dataclasses.replace(FAST, label_mismatch=1.0))
+    for classes in (0, 1):  # unconditional, or one class: no wrong label to show D
+        with pytest.raises(ValueError, match="label_mismatch=1.0 needs a conditional model"):
+            GANTrainer(
+                dataclasses.replace(SMALL, num_classes=classes),
+                dataclasses.replace(FAST, label_mismatch=1.0),
+            )
 
 
 @pytest.mark.usefixtures("one_thread")
