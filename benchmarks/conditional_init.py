@@ -20,7 +20,7 @@ import argparse
 import time
 
 import torch
-from _common import print_table
+from _common import print_table, train_with_checks
 from torch import nn
 
 from medgan_utils.data.load import load_dataset
@@ -38,21 +38,14 @@ def run(data, init: str, loss: str, steps: int, every: int, width: int, seed: in
     trainer = GANTrainer(model, TrainConfig(batch_size=64, loss=loss, seed=seed))
     if init == "N(0, 1)":  # PyTorch's default, what the generator's embedding had before
         nn.init.normal_(trainer.G.embed.weight, 0.0, 1.0)
-    g = torch.Generator().manual_seed(seed)
-    rng = torch.Generator().manual_seed(seed + 1)
     z_fixed = torch.randn(64, model.latent_dim, generator=torch.Generator().manual_seed(5))
     lesion = torch.zeros(64, dtype=torch.long)
-    out = []
-    for step in range(1, steps + 1):
-        idx = torch.randint(len(data), (64,), generator=g)
-        z = torch.randn(64, model.latent_dim, generator=g)
-        trainer.train_step(data.images[idx], data.labels[idx], z, rng)
-        if step % every == 0:
-            trainer.G.eval()
-            with torch.no_grad():
-                out.append(spread(trainer.G(z_fixed, lesion).float()))
-            trainer.G.train()
-    return out
+
+    @torch.no_grad()
+    def check(G: nn.Module) -> float:
+        return spread(G(z_fixed, lesion).float())
+
+    return train_with_checks(trainer, data, steps, every, seed, check)
 
 
 def main(argv: list[str] | None = None) -> None:

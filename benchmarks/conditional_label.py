@@ -41,7 +41,8 @@ import sys
 import time
 
 import torch
-from _common import print_table
+from _common import print_table, train_with_checks
+from torch import nn
 
 from medgan_utils.data.load import load_dataset
 from medgan_utils.evaluation.conditional import label_fidelity
@@ -58,22 +59,19 @@ def run(data, real, conditional_norm: bool, args: argparse.Namespace) -> tuple[l
     )
     config = TrainConfig(batch_size=64, seed=args.seed, label_mismatch=args.label_mismatch)
     trainer = GANTrainer(model, config)
-    g = torch.Generator().manual_seed(args.seed)
-    rng = torch.Generator().manual_seed(args.seed + 1)
-    out, truth = [], ""
-    for step in range(1, args.steps + 1):
-        idx = torch.randint(len(data), (64,), generator=g)
-        z = torch.randn(64, model.latent_dim, generator=g)
-        trainer.train_step(data.images[idx], data.labels[idx], z, rng)
-        if step % args.every == 0:
-            trainer.G.eval()
-            fidelity = label_fidelity(trainer.G, real, n=args.n, seed=0)
-            trainer.G.train()
-            by = {c.label: c for c in fidelity.classes}
-            lesion, no_lesion = by["lesion"], by["no_lesion"]
-            out.append(f"{lesion.generated_share:.0%} / {no_lesion.generated_share:.0%}")
-            print(f"conditional_norm={conditional_norm} step {step}: {out[-1]}", file=sys.stderr)
-            truth = f"{lesion.real_share:.0%} / {no_lesion.real_share:.0%}"
+    truth = ""
+
+    def check(G: nn.Module) -> str:
+        nonlocal truth
+        fidelity = label_fidelity(G, real, n=args.n, seed=0)
+        by = {c.label: c for c in fidelity.classes}
+        lesion, no_lesion = by["lesion"], by["no_lesion"]
+        truth = f"{lesion.real_share:.0%} / {no_lesion.real_share:.0%}"
+        shares = f"{lesion.generated_share:.0%} / {no_lesion.generated_share:.0%}"
+        print(f"conditional_norm={conditional_norm}: {shares}", file=sys.stderr, flush=True)
+        return shares
+
+    out = train_with_checks(trainer, data, args.steps, args.every, args.seed, check)
     return out, truth
 
 

@@ -413,7 +413,7 @@ def run_ablation(
     )
     _check_precision(record, spec)
     done = {(c["row"], c["seed"]) for c in record["cells"]}
-    real = _evaluation_set(spec)
+    real = None  # loaded once, when a cell is measured in this process
     for row in chosen:
         plan = roadmap(all_rows, record["cells"], exts, seeds)
         if row.key not in [line["key"] for line in plan]:
@@ -433,9 +433,11 @@ def run_ablation(
         overrides = (config["model"], config["train"])
         cmd = list(command or sys.argv)
         if jobs == 1 or len(todo) < 2:
-            cells = (_measure_cell(spec, row.key, s, overrides, f, cmd, real) for s, f in todo)
-            for cell in cells:
-                record["cells"].append(cell)
+            for seed, folder in todo:
+                real = real if real is not None else _evaluation_set(spec)
+                record["cells"].append(
+                    _measure_cell(spec, row.key, seed, overrides, folder, cmd, real)
+                )
                 _finish(record, all_rows, seeds, out)
         else:
             import multiprocessing

@@ -90,8 +90,9 @@ def hardware_summary(device: torch.device) -> str:
     build = f"torch {torch.__version__}; {threads} thread{'s' * (threads != 1)}"
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}; {build}"
-    units = "AMX/AVX512-BF16" if cpu_has_bf16() else f"{torch.backends.cpu.get_cpu_capability()}"
-    units += "" if cpu_has_bf16() else " (no bf16 units)"
+    units = "AMX/AVX512-BF16"
+    if not cpu_has_bf16():
+        units = f"{torch.backends.cpu.get_cpu_capability()} (no bf16 units)"
     return f"{_cpu_model()} CPU, {os.cpu_count()} cores, {units}; {build}"
 
 
