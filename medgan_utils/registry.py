@@ -117,6 +117,15 @@ ARTEFACTS: dict[str, Artefact] = {
             },
         ),
         Artefact(
+            name="brain-mri-conditional-64",
+            kind="generator",
+            folder="brain_mri_conditional_64",
+            sha256={
+                "generator.safetensors": "88a60320c008b764054f987aaa62473c19c997d57c86f8aa38ed5a103b8f0ed4",  # noqa: E501
+                "generator.json": "de8a19190265940d88c7c57ffa1605a1798026dbadf8625e36c6f9c9e7d64837",  # noqa: E501
+            },
+        ),
+        Artefact(
             name="domain-encoder",
             kind="encoder",
             folder="domain_encoder",

@@ -145,8 +145,18 @@ def bootstrap_metrics(
 ) -> tuple[dict[str, Estimate], dict[str, Estimate] | None]:
     """Metrics with percentile bootstrap intervals, and the paired difference to ``reference``.
 
+    With several training runs (``scores`` of shape ``(R, N)``: the same model trained with
+    ``R`` seeds) the interval covers the randomness of training as well as that of the test
+    set, by a two-level bootstrap: each resample of test subjects is scored with one run
+    drawn at random (seeded by ``seed``), and the point estimate is the mean over runs of the
+    metric on the whole test set. The interval is then what to expect of *one* new training
+    run on a new test set of this size, wider than an interval for the mean over runs.
+
     Args:
-        targets: ``(N,)`` 0/1; scores, reference: ``(N,)`` positive-class probabilities.
+        targets: ``(N,)`` 0/1; scores, reference: ``(N,)`` positive-class probabilities, or
+            ``(R, N)`` for ``R`` training runs; ``reference`` must then have the same ``R``:
+            runs are paired by position (run ``r`` of both shares its training seed: the
+            same real images drawn), and a resample uses the same ``r`` for both.
         resamples: index arrays to use (share them across strategies); default
             :func:`bootstrap_resamples` of ``groups`` (one group per image when ``None``).
         level: coverage of the intervals.
@@ -158,23 +168,47 @@ def bootstrap_metrics(
 
     Raises:
         DataError: every resample has a single class.
+        ValueError: ``scores`` and ``reference`` with different numbers of runs or images.
+
+    Example:
+        >>> t = np.array([0, 0, 1, 1]); runs = np.array([[.1, .2, .8, .9], [.2, .5, .1, .8]])
+        >>> bootstrap_metrics(t, runs, n_boot=200)[0]["auroc"].value  # mean of 1.0 and 0.5
+        0.75
     """
-    targets, scores = np.asarray(targets), np.asarray(scores)
+    targets = np.asarray(targets)
+    runs = np.atleast_2d(np.asarray(scores))
+    refs = None if reference is None else np.atleast_2d(np.asarray(reference))
+    if runs.shape[1] != len(targets) or (refs is not None and refs.shape != runs.shape):
+        raise ValueError(
+            f"scores {runs.shape} and reference "
+            f"{None if refs is None else refs.shape} must both be (runs, {len(targets)})"
+        )
     if resamples is None:
         ids = np.arange(len(targets)).astype(str) if groups is None else groups
         resamples = bootstrap_resamples(ids, n_boot, seed)
-    point = binary_metrics(targets, scores)
-    ref_point = binary_metrics(targets, reference) if reference is not None else None
+    # One run per resample; drawn only with several runs, so one run is bootstrapped as before.
+    picks = (
+        np.random.default_rng(seed).integers(0, len(runs), len(resamples))
+        if len(runs) > 1
+        else np.zeros(len(resamples), dtype=int)
+    )
+
+    def mean_point(rows: np.ndarray) -> dict[str, float]:
+        each = [binary_metrics(targets, r) for r in rows]
+        return {k: float(np.mean([m[k] for m in each])) for k in METRICS}
+
+    point = mean_point(runs)
+    ref_point = mean_point(refs) if refs is not None else None
     own, diff = [], []
-    for idx in resamples:
+    for idx, r in zip(resamples, picks, strict=True):
         t = targets[idx]
         if t.min() == t.max():
             continue
-        m = binary_metrics(t, scores[idx])
+        m = binary_metrics(t, runs[r][idx])
         own.append([m[k] for k in METRICS])
-        if reference is not None:
-            r = binary_metrics(t, reference[idx])
-            diff.append([m[k] - r[k] for k in METRICS])
+        if refs is not None:
+            ref = binary_metrics(t, refs[r][idx])
+            diff.append([m[k] - ref[k] for k in METRICS])
     if not own:
         raise DataError("test split", "every bootstrap resample has a single class")
 

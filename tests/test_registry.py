@@ -39,7 +39,7 @@ def test_every_shipped_file_is_listed():
         assert a.kind in registry.KINDS and a.weights.endswith(".safetensors")
         assert a.config is None or a.config.endswith(".json")
     kinds = [a.kind for a in registry.artefacts()]
-    assert kinds.count("generator") == 2 and "encoder" in kinds and "classifier" in kinds
+    assert kinds.count("generator") == 3 and "encoder" in kinds and "classifier" in kinds
 
 
 def test_every_checksum_matches():

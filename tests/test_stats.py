@@ -57,6 +57,34 @@ def test_paired_difference_with_itself_is_zero():
     assert all((e.value, e.low, e.high) == (0, 0, 0) for e in diff.values())
 
 
+def test_several_training_runs_widen_the_interval_by_what_training_changes():
+    t, good = noisy_scores(200, 3)
+    rng = np.random.default_rng(0)
+    bad = np.where(rng.random(200) < 0.2, good, rng.random(200))  # a much worse run
+    groups = [f"s{i // 4}" for i in range(200)]
+    resamples = bootstrap_resamples(groups, 150, seed=0)
+    one, _ = bootstrap_metrics(t, good, resamples=resamples)
+    same, _ = bootstrap_metrics(t, np.stack([good, good]), resamples=resamples, seed=5)
+    assert same == one  # identical runs: the one-run bootstrap, whichever run is drawn
+    both, _ = bootstrap_metrics(t, np.stack([good, bad]), resamples=resamples)
+    auroc = [binary_metrics(t, s)["auroc"] for s in (good, bad)]
+    assert both["auroc"].value == pytest.approx(np.mean(auroc))  # the mean over runs
+    worse, _ = bootstrap_metrics(t, bad, resamples=resamples)
+    assert worse["auroc"].high < one["auroc"].low  # two clearly different runs
+    # each resample scores one of the runs: the interval spans both runs' own intervals
+    assert both["auroc"].low < one["auroc"].low and both["auroc"].high > worse["auroc"].high
+    assert both["auroc"].low <= worse["auroc"].value < one["auroc"].value <= both["auroc"].high
+    # paired by run: a strategy equal to its reference run by run differs by exactly 0
+    _, diff = bootstrap_metrics(
+        t, np.stack([good, bad]), np.stack([good, bad]), resamples=resamples
+    )
+    assert diff is not None and (diff["auroc"].low, diff["auroc"].high) == (0, 0)
+    with pytest.raises(ValueError, match="must both be"):
+        bootstrap_metrics(t, np.stack([good, bad]), good, resamples=resamples)
+    with pytest.raises(ValueError, match="must both be"):
+        bootstrap_metrics(t[:-1], good, resamples=resamples)
+
+
 def test_bootstrap_resamples_draw_whole_subjects():
     groups = np.array(["a"] * 3 + ["b"] * 2 + ["c"] * 4 + ["d"])  # 4 subjects, 1 to 4 slices
     resamples = bootstrap_resamples(groups, n_boot=200, seed=1)

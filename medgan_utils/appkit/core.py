@@ -39,7 +39,7 @@ from medgan_utils.hub.entries import (
     modality_of,
 )
 from medgan_utils.hub.usage import catalog_table as _catalog_table
-from medgan_utils.hub.usage import modality_choices
+from medgan_utils.hub.usage import modality_choices, ours_first
 
 __all__ = [
     "ALL_MODALITIES",
@@ -217,8 +217,7 @@ def model_choices(catalog: Catalog, modality: str = ALL_MODALITIES) -> list[Mode
     """The picker's entries: our models first, then medigan's, filtered by modality group."""
     query = MODALITIES.get(modality)
     cards = catalog.search(modality=query) if query else catalog.cards()
-    cards.sort(key=lambda c: (c.source != "medgan-utils", c.model_id))
-    return [_choice(card) for card in cards]
+    return [_choice(card) for card in ours_first(cards)]
 
 
 def _choice(card: ModelCard) -> ModelChoice:

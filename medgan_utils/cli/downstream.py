@@ -32,6 +32,7 @@ def _finetune(args: argparse.Namespace) -> int:
         seed=args.seed,
         sampling=args.sampling,
         pretrained=args.pretrained,
+        runs=args.runs,
     )
     results = run_experiments(
         real, args.synthetic, [n_real], [args.strategy], config, checkpoint_dir=args.checkpoints
@@ -99,6 +100,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     ft.add_argument("--n-real", type=_n_real, default="all", help="real training images, or 'all'")
     ft.add_argument("--strategy", choices=STRATEGIES, default="real")
     ft.add_argument("--seed", type=seed, default=0)
+    ft.add_argument(
+        "--runs",
+        type=count(),
+        default=1,
+        help="training runs (seeds SEED, SEED+1, ...); intervals then cover training too",
+    )
     ft.add_argument("--epochs", type=count(), default=40, help="most epochs (early stopping)")
     ft.add_argument("--pretrain-epochs", type=count(), help="synthetic pre-training epochs")
     ft.add_argument("--mix-ratio", type=float, default=1.0, help="synthetic per real image")

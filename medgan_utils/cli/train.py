@@ -6,12 +6,15 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medgan_utils.cli.models import CATALOG_HELP, add_unofficial_flag
 from medgan_utils.cli.options import count, seed
 from medgan_utils.errors import DataError
 from medgan_utils.gan.zoo import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from medgan_utils.gan.record import GeneratorRecord
 from medgan_utils.settings import SUPPORTED_SIZES
 
 __all__ = ["add_commands"]
@@ -108,7 +111,7 @@ def _generate(args: argparse.Namespace) -> int:
             raise ValueError("--format dicom works with our models, not medigan's catalog")
         return _generate_catalog(args)
     G, meta = load_generator(args.model)
-    images = generate(G, args.n, seed=args.seed, labels=args.label)
+    images = generate(G, args.n, seed=args.seed, labels=_class_index(args.label, meta))
     name = Path(str(args.model)).name if Path(str(args.model)).exists() else str(args.model)
     if args.format == "dicom":
         from medgan_utils.exports import export_dicom
@@ -165,8 +168,8 @@ def _generate_catalog(args: argparse.Namespace) -> int:
     from medgan_utils.hub.generate import generate
 
     extra = _model_args(args.model_arg)
-    if args.label is not None:
-        extra["condition"] = args.label
+    if args.label is not None:  # medigan takes a class index or its own condition value
+        extra["condition"] = int(args.label) if args.label.isdigit() else args.label
     files = generate(
         args.model,
         args.n,
@@ -264,7 +267,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     gen.add_argument("-n", type=int, default=16, help="number of images")
     gen.add_argument("--seed", type=seed, default=0)
-    gen.add_argument("--label", type=int, help="class index for a conditional generator")
+    gen.add_argument(
+        "--label", help="a conditional generator's class: its name (e.g. lesion) or index"
+    )
     gen.add_argument("--out", required=True, help="output folder (must be new or empty)")
     gen.add_argument(
         "--format",
@@ -288,3 +293,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="extra generate argument of a catalog model (see `medgan models show ID`)",
     )
+
+
+def _class_index(label: str | None, meta: GeneratorRecord) -> int | None:
+    """``--label`` of our models: a class name from ``generator.json`` or an index."""
+    classes = list(meta.classes)
+    known = f"one of {classes} or an index" if classes else "an index"
+    if label is None:
+        if meta.model_config.conditional:
+            raise ValueError(f"this model is class-conditional: give --label, {known}")
+        return None
+    if label in classes:
+        return classes.index(label)
+    if label.isdigit():
+        return int(label)
+    raise ValueError(f"--label {label} is not a class of this model: use {known}")

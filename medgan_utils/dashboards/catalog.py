@@ -21,7 +21,7 @@ from medgan_utils.dashboards._common import _ipywidgets, _table, _text
 from medgan_utils.gan.zoo import list_models
 from medgan_utils.hub.catalog import Catalog, load_catalog
 from medgan_utils.hub.entries import SYNONYMS, ModelCard, compact_text
-from medgan_utils.hub.usage import catalog_table, find_catalog_file, generate_code
+from medgan_utils.hub.usage import catalog_table, find_catalog_file, generate_code, ours_first
 
 __all__ = ["catalog_browser", "CatalogBrowserDashboard"]
 
@@ -162,7 +162,7 @@ class CatalogBrowserDashboard:
             needs_input=c["inputs"].value,
             text=text or None,
         )
-        return sorted(cards, key=lambda card: (card.source != "medgan-utils", card.model_id))
+        return ours_first(cards)
 
     def refresh(self) -> None:
         """Filter the catalog, redraw the table and keep the chosen model if it still matches."""

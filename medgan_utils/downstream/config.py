@@ -33,6 +33,11 @@ class FinetuneConfig:
         fractions: train-pool, validation and test shares of the real subjects.
         n_bootstrap: bootstrap resamples of the test subjects.
         seed: seeds the split, the sampling of ``N``, the bootstrap and the training.
+        runs: training runs per cell, with training seeds ``seed, seed + 1, ...``: each run
+            draws its own ``N`` real images, initial weights, batches and synthetic hold-out
+            (the split, the synthetic set and the test resamples stay those of ``seed``), and
+            the intervals then cover the randomness of training as well as the test
+            subjects' (:func:`~medgan_utils.stats.bootstrap_metrics` with several runs).
         positive_class: the class scored as positive; default ``"lesion"`` when the set has
             it, else its first class.
         sampling: how :func:`~medgan_utils.downstream.labelled.sample_real` picks the ``N``
@@ -59,7 +64,10 @@ class FinetuneConfig:
     positive_class: str | None = None
     sampling: str = "spread"
     pretrained: str | None = None
+    runs: int = 1
 
     def __post_init__(self) -> None:
         if self.mix_ratio < 0 or self.n_synthetic < 1 or self.n_bootstrap < 1:
             raise ValueError("mix_ratio must be >= 0, n_synthetic and n_bootstrap >= 1")
+        if isinstance(self.runs, bool) or not isinstance(self.runs, int) or self.runs < 1:
+            raise ValueError(f"runs must be an integer >= 1, got {self.runs!r}")

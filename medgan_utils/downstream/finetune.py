@@ -35,6 +35,11 @@ Protocol (:func:`run_experiments`):
   bootstraps over **test subjects** (a cluster bootstrap: slices of one subject are
   correlated, so resampling slices would give too narrow intervals); the paired difference to
   real-only applies the same resamples to both strategies' predictions.
+- With ``FinetuneConfig.runs`` > 1 every cell is trained once per training seed (its own
+  ``N`` images, initial weights, batches and synthetic hold-out); the value is the mean over
+  runs and the interval a two-level bootstrap over test subjects and runs (each resample
+  scored with one run drawn at random, paired with the real-only run of the same seed), so
+  it includes the randomness of training.
 
 Example:
     >>> results = run_experiments(load_dataset("builtin-labelled"), "runs/cdcgan",
@@ -75,7 +80,7 @@ from medgan_utils.downstream.labelled import (
 from medgan_utils.downstream.results import ExperimentResult
 from medgan_utils.downstream.synthetic_sources import synthetic_images
 from medgan_utils.errors import DataError
-from medgan_utils.stats import bootstrap_metrics, bootstrap_resamples
+from medgan_utils.stats import binary_metrics, bootstrap_metrics, bootstrap_resamples
 
 __all__ = ["train_strategy", "start_from", "run_experiments", "synthetic_holdout"]
 
@@ -228,24 +233,46 @@ def run_experiments(
             )
     resamples = bootstrap_resamples(test.subjects, config.n_bootstrap, config.seed)
     targets = test.targets.numpy()
+    seeds = [config.seed + k for k in range(config.runs)]  # training seeds
     results, cache = [], {}
     runs = [(n, s) for n in n_values for s in order]
     for n, strategy in tqdm(runs, desc="experiments", disable=not config.fit.progress):
-        train = sample_real(pool, n, config.seed, config.sampling)
-        key = (strategy, None if strategy == "synthetic" else len(train))
-        if key not in cache:
-            model, history, n_syn = train_strategy(strategy, train, val, syn, config)
-            cache[key] = (predict(model, test.images), len(history), n_syn)
-            if checkpoint_dir is not None:
-                info = {"strategy": strategy, "n_real": len(train), "classes": classes}
-                save_classifier(
-                    model,
-                    Path(checkpoint_dir) / f"{strategy}-n{n or 'all'}.safetensors",
-                    {**info, "history": history},
-                )
-        scores, epochs, n_syn = cache[key]
-        reference = cache[("real", len(train))][0] if strategy != "real" else None
-        metrics, diff = bootstrap_metrics(targets, scores, reference, resamples)
+        cells = []  # (cache key, the N real images) of each training run
+        for seed in seeds:
+            train = sample_real(pool, n, seed, config.sampling)
+            key = (strategy, None if strategy == "synthetic" else len(train), seed)
+            if key not in cache:
+                run_config = replace(config, seed=seed)
+                model, history, n_syn = train_strategy(strategy, train, val, syn, run_config)
+                cache[key] = (predict(model, test.images), len(history), n_syn)
+                if checkpoint_dir is not None:
+                    info = {"strategy": strategy, "n_real": len(train), "classes": classes}
+                    run = "" if config.runs == 1 else f"-seed{seed}"
+                    save_classifier(
+                        model,
+                        Path(checkpoint_dir) / f"{strategy}-n{n or 'all'}{run}.safetensors",
+                        {**info, "seed": seed, "history": history},
+                    )
+            cells.append((key, train))
+        scores = np.stack([cache[key][0] for key, _ in cells])
+        reference = (
+            np.stack([cache[("real", len(train), key[2])][0] for key, train in cells])
+            if strategy != "real"
+            else None
+        )
+        metrics, diff = bootstrap_metrics(targets, scores, reference, resamples, seed=config.seed)
+        (key, train), (_, epochs, n_syn) = cells[0], cache[cells[0][0]]
+        per_run = None
+        if config.runs > 1:
+            per_run = [
+                {
+                    "seed": key[2],
+                    "epochs": cache[key][1],
+                    "n_subjects": len(set(train.subjects)),
+                    **binary_metrics(targets, cache[key][0]),
+                }
+                for key, train in cells
+            ]
         results.append(
             ExperimentResult(
                 strategy=strategy,
@@ -258,6 +285,7 @@ def run_experiments(
                 metrics=metrics,
                 vs_real=diff,
                 epochs=epochs,
+                runs=per_run,
             )
         )
     return results

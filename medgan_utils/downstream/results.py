@@ -25,6 +25,7 @@ from medgan_utils.stats import Estimate
 
 __all__ = [
     "RECORDED_GRID",
+    "RECORDED_TSTR",
     "ExperimentResult",
     "load_recorded_grid",
     "results_table",
@@ -33,6 +34,14 @@ __all__ = [
 
 #: The full-mode grid of chapter 6, as ``scripts/finetune_experiments.py`` recorded it.
 RECORDED_GRID = RECORDED / "finetune_full.json"
+#: Train on synthetic, test on real (the grid's ``synthetic`` strategy at N = 50, three
+#: training runs) for each labelled synthetic source: the pair of per-class generators and
+#: the conditional model; ``scripts/finetune_experiments.py --runs 3 --strategies synthetic``
+#: recorded them (each record's ``command`` says how).
+RECORDED_TSTR = {
+    "pair": RECORDED / "tstr_pair_full.json",
+    "conditional": RECORDED / "tstr_conditional_full.json",
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,10 @@ class ExperimentResult:
         metrics: ``{metric: Estimate}`` on the test split.
         vs_real: paired difference to real-only at the same ``N`` (``None`` for real-only).
         epochs: epochs trained in the last phase (early stopping included).
+        runs: with several training runs per cell (``FinetuneConfig.runs``), each run's
+            seed, epochs, real subjects and test metrics (without intervals); ``metrics`` is
+            then their mean with an interval over test subjects and runs, and ``n_subjects``
+            and ``epochs`` are the first run's. ``None`` for one run (and older records).
     """
 
     strategy: str
@@ -61,6 +74,7 @@ class ExperimentResult:
     metrics: dict[str, Estimate]
     vs_real: dict[str, Estimate] | None
     epochs: int
+    runs: list[dict[str, float]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +92,9 @@ class ExperimentResult:
         head = f"{self.strategy:<9} N={self.n_real:<5}"
         parts = [f"{k} {v.to_text()}" for k, v in self.metrics.items()]
         line = head + "  " + "  ".join(parts)
+        if self.runs:
+            each = ", ".join(f"{run['auroc']:.3f}" for run in self.runs)
+            line += f"\n{'':<17}{len(self.runs)} training runs, AUROC {each}"
         if self.vs_real is not None:
             line += f"\n{'':<17}vs real: AUROC {self.vs_real['auroc'].to_text(signed=True)}"
         return line
@@ -138,7 +155,8 @@ def plot_auroc_vs_n(
 
 def results_table(results: Sequence[ExperimentResult]) -> Any:
     """One row per (N, strategy): every metric as ``value [low, high]`` and the paired
-    AUROC difference to real-only, as a pandas ``DataFrame``."""
+    AUROC difference to real-only, as a pandas ``DataFrame``; with several training runs per
+    cell, a ``runs`` column and each run's AUROC."""
     import pandas as pd
 
     rows = []
@@ -148,6 +166,9 @@ def results_table(results: Sequence[ExperimentResult]) -> Any:
             "strategy": r.strategy,
             "synthetic": r.n_synthetic,
         }
+        if r.runs:
+            row["runs"] = len(r.runs)
+            row["AUROC per run"] = ", ".join(f"{run['auroc']:.3f}" for run in r.runs)
         row.update({k: v.to_text() for k, v in r.metrics.items()})
         row["AUROC vs real"] = "" if r.vs_real is None else r.vs_real["auroc"].to_text(signed=True)
         rows.append(row)

@@ -344,7 +344,7 @@ def model_card(
     kind = "DCGAN generator"
     if cfg.get("num_classes"):
         labels = ", ".join(f"`{c}`" for c in meta.get("classes") or []) or "its labels"
-        kind = f"class-conditional DCGAN generator (one per label: {labels})"
+        kind = f"class-conditional DCGAN generator (one network, its label picks: {labels})"
     intro = (
         f"A {kind} (Radford et al., 2015) of {size}x{size} images with "
         f"{cfg.get('channels', 1)} channel(s). **Every image it produces is synthetic.** "

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from medgan_utils.gan.models import Generator
 
 __all__ = [
+    "TOLERANCE",
     "ClassFidelity",
     "ConditionalReport",
     "LabelFidelity",

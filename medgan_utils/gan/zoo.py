@@ -22,6 +22,7 @@ from medgan_utils.settings import atomic_path, check_seed
 from medgan_utils.weights import build_and_load, first_non_finite
 
 __all__ = [
+    "CONDITIONAL_MODEL",
     "DEFAULT_MODEL",
     "SHIPPED_MODELS",
     "MAX_IMAGES",
@@ -39,6 +40,9 @@ __all__ = [
 # name -> folder under medgan_utils/pretrained, from the registry (which pins their SHA-256)
 SHIPPED_MODELS: dict[str, str] = {a.name: a.folder for a in registry.artefacts("generator")}
 DEFAULT_MODEL = "brain-mri-dcgan-64"
+#: The shipped class-conditional generator: one model for both classes of the labelled set
+#: (label 0 = lesion, 1 = no_lesion), trained with a matching-aware discriminator.
+CONDITIONAL_MODEL = "brain-mri-conditional-64"
 MAX_IMAGES = 10_000  # per call: 10k 128x128 fp32 images are 650 MB
 
 

@@ -44,7 +44,24 @@ __all__ = [
     "find_catalog_file",
     "generate_code",
     "modality_choices",
+    "ours_first",
 ]
+
+
+def ours_first(cards: Sequence[ModelCard]) -> list[ModelCard]:
+    """The order every picker shows: the project's models first, in the registry's order
+    (the default model first), then the others by id."""
+    from medgan_utils.gan.zoo import list_models
+
+    shipped = {name: i for i, name in enumerate(list_models())}
+    return sorted(
+        cards,
+        key=lambda card: (
+            card.source != "medgan-utils",
+            shipped.get(card.model_id, len(shipped)),
+            card.model_id,
+        ),
+    )
 
 
 def find_catalog_file(catalog: str | Path | None = None) -> str | None:

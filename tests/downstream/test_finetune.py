@@ -4,6 +4,7 @@ their results and the CLI (medgan_utils.downstream; small and fast: 1-epoch runs
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from medgan_utils.downstream.config import STRATEGIES, FinetuneConfig
 from medgan_utils.downstream.finetune import run_experiments
 from medgan_utils.downstream.fit import FitConfig, fit_classifier
 from medgan_utils.downstream.labelled import LabelledImages, as_labelled, sample_real, split_real
-from medgan_utils.downstream.results import plot_auroc_vs_n
+from medgan_utils.downstream.results import ExperimentResult, plot_auroc_vs_n, results_table
 from medgan_utils.downstream.synthetic_sources import synthetic_images
 from medgan_utils.errors import DataError
 from medgan_utils.gan.models import DCGANConfig, Generator
@@ -131,6 +132,31 @@ def test_every_strategy_end_to_end(real, stand_in, tmp_path):
     low, high = by["mix"].metrics["auroc"].low, by["mix"].metrics["auroc"].high
     ys = bands[list(STRATEGIES).index("mix")].get_paths()[0].vertices[:, 1]
     assert ys.min() == pytest.approx(low) and ys.max() == pytest.approx(high)
+
+
+def test_several_training_runs_per_cell(real, stand_in, tmp_path):
+    config = FinetuneConfig(fit=QUICK, classifier=SMALL, n_bootstrap=50, runs=2, seed=3)
+    strategies = ["real", "synthetic"]
+    results = run_experiments(real, stand_in, [40], strategies, config, checkpoint_dir=tmp_path)
+    one = run_experiments(real, stand_in, [40], strategies, replace(config, runs=1))
+    for r, single in zip(results, one, strict=True):
+        assert r.runs is not None and [run["seed"] for run in r.runs] == [3, 4]
+        assert single.runs is None
+        # the first run is the one-run cell (training seed 3); the value is the runs' mean
+        assert r.runs[0]["auroc"] == pytest.approx(single.metrics["auroc"].value)
+        mean = np.mean([run["auroc"] for run in r.runs])
+        assert r.metrics["auroc"].value == pytest.approx(mean)
+        assert r.metrics["auroc"].low <= r.metrics["auroc"].value <= r.metrics["auroc"].high
+        again = ExperimentResult.from_dict(json.loads(json.dumps(r.to_dict())))
+        assert again == r and "2 training runs" in r.to_text()
+        for seed in (3, 4):
+            assert (tmp_path / f"{r.strategy}-n40-seed{seed}.safetensors").exists()
+    real_runs, syn_runs = results
+    assert real_runs.runs[0]["auroc"] != real_runs.runs[1]["auroc"]  # seeds train differently
+    assert syn_runs.vs_real is not None  # paired with the real-only run of the same seed
+    assert "AUROC per run" in results_table(results).columns
+    with pytest.raises(ValueError, match="runs must be an integer >= 1"):
+        FinetuneConfig(runs=0)
 
 
 def test_cli_json(real, tmp_path, capsys):

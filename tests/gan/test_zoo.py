@@ -140,3 +140,26 @@ def test_the_shipped_model_loads_and_generates_brains():
     # brain-like: dark background corners, a bright centre, and not 64 copies of one image
     assert x[:, 0, :6, :6].mean() < -0.8 and x[:, 0, 24:40, 24:40].mean() > -0.2
     assert x.std(0).mean() > 0.1
+
+
+def test_the_shipped_conditional_model_follows_its_label():
+    from medgan_utils.evaluation.features import DOMAIN_ENCODER, load_encoder
+    from medgan_utils.gan.zoo import CONDITIONAL_MODEL, list_models, model_path
+
+    assert CONDITIONAL_MODEL in list_models()
+    folder = model_path(CONDITIONAL_MODEL)
+    assert (folder / "generator.safetensors").stat().st_size < 20e6
+    assert (folder / "MODEL_CARD.md").exists() and (folder / "evaluation.json").exists()
+    G, meta = load_generator(CONDITIONAL_MODEL)
+    assert G.config.num_classes == 2 and meta["classes"] == ["lesion", "no_lesion"]
+    assert meta["data"] == "builtin-labelled" and meta["data_options"]["seed"] == 1
+    lesion, healthy = (generate(G, 64, seed=0, labels=label) for label in (0, 1))
+    assert lesion.shape == healthy.shape == (64, 1, 64, 64)
+    assert lesion[:, 0, :6, :6].mean() < -0.8 and lesion.std(0).mean() > 0.1  # varied brains
+    assert (lesion - healthy).abs().mean() > 0.03  # the same noise: only the label differs
+    # the domain encoder's lesion head (trained on real slices) sees the label in the images:
+    # it calls most lesion-label samples lesion and few no-lesion ones (real: 87 % and 1 %)
+    head = load_encoder(DOMAIN_ENCODER)
+    with torch.no_grad():
+        called = [(head(x)["lesion"] > 0).float().mean().item() for x in (lesion, healthy)]
+    assert called[0] > 0.6 and called[1] < 0.2

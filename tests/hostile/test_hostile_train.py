@@ -434,9 +434,21 @@ def test_a_served_run_cannot_take_a_shipped_models_id(tiny):
     check_served_id("my-brain-run", tiny)
 
 
+def test_a_label_by_name_or_index_gives_the_same_images(tiny_cond, tmp_path):
+    by_name, by_index = tmp_path / "name", tmp_path / "index"
+    for label, out in (("no_lesion", by_name), ("1", by_index)):
+        argv = ["generate", "--model", str(tiny_cond), "--label", label, "-n", "2"]
+        assert main([*argv, "--out", str(out)]) == 0
+    names = sorted(p.name for p in by_name.glob("*.png"))
+    assert names == sorted(p.name for p in by_index.glob("*.png")) and len(names) == 3
+    assert all((by_name / n).read_bytes() == (by_index / n).read_bytes() for n in names)
+
+
 def test_a_label_that_is_not_a_class(tiny_cond, tmp_path, capsys):
     out = tmp_path / "g"
-    for label in ("2", "-1"):
+    for label in ("2", "-1", "tumour"):
         assert main(["generate", "--model", str(tiny_cond), "--label", label, "--out", str(out)])
         assert f"label {label} is not a class" in one_line_error(capsys.readouterr().err)
+    assert main(["generate", "--model", str(tiny_cond), "--out", str(out)])  # no --label
+    assert "class-conditional: give --label" in one_line_error(capsys.readouterr().err)
     assert not out.exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from medgan_utils.cli import main
-from medgan_utils.gan.zoo import list_models
+from medgan_utils.gan.zoo import list_models, load_generator
 from medgan_utils.hub import catalog as hub
 from medgan_utils.hub.entries import ALL_MODALITIES, class_options, modality_of
 from medgan_utils.hub.usage import (
@@ -353,8 +353,9 @@ def test_models_list_and_show(quirky, tiny, capsys):
     ]
     shipped = list(list_models())
     assert f"{1 + len(shipped)} of {4 + len(shipped)} models" in out
-    for name in shipped:  # the shipped MRI model: from noise, on disk
-        assert rows[name][1:-1] == ["DCGAN", "64x64", "MRI", "brain", "noise"]
+    for name in shipped:  # the shipped MRI models: from noise (and a label), on disk
+        kind = "Conditional DCGAN" if load_generator(name)[0].config.conditional else "DCGAN"
+        assert rows[name][1:-1] == [kind, "64x64", "MRI", "brain", "noise"]
         assert rows[name][-1].endswith("MB, on disk")
 
     assert main(["models", "list", "--json"]) == 0
