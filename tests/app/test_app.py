@@ -190,7 +190,8 @@ def test_catalog_choices_say_what_each_model_needs(catalog_file, tiny):
     cat, problems = appkit.load_app_catalog(str(catalog_file), f"tiny={tiny},bad=/nowhere")
     assert problems and "bad=/nowhere" in problems[0]
     choices = {c.model_id: c for c in appkit.model_choices(cat)}
-    assert list(choices)[: len(list_models()) + 1] == [*sorted([*list_models(), "tiny"])]
+    # ours first, in the registry's order (the default model first), then served runs by id
+    assert list(choices)[: len(list_models()) + 1] == [*list_models(), "tiny"]
     assert choices[REMOTE_ID].status == appkit.DOWNLOADS
     assert choices[CYCLE_ID].status == appkit.NEEDS_INPUT
     assert choices["tiny"].status == appkit.READY
