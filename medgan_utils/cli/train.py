@@ -12,10 +12,10 @@ from medgan_utils.cli.models import CATALOG_HELP, add_unofficial_flag
 from medgan_utils.cli.options import count, seed
 from medgan_utils.errors import DataError
 from medgan_utils.gan.zoo import DEFAULT_MODEL
+from medgan_utils.settings import SUPPORTED_SIZES
 
 if TYPE_CHECKING:
     from medgan_utils.gan.record import GeneratorRecord
-from medgan_utils.settings import SUPPORTED_SIZES
 
 __all__ = ["add_commands"]
 
